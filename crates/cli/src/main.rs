@@ -1,0 +1,60 @@
+//! `clinshare`: the app's headless face, for administrators, scripts, tests
+//! and benchmarks. The spelling of every command is a public interface
+//! (see the project's CLI contract); add to it, never rename.
+#![forbid(unsafe_code)]
+
+mod context;
+mod init;
+mod output;
+mod passphrase;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use context::Context;
+
+#[derive(Parser)]
+#[command(
+    name = "clinshare",
+    version,
+    about = "Secure clinical photo capture and sharing (command line)",
+    long_about = None
+)]
+struct Cli {
+    /// Directory of the encrypted store [default: the platform data directory]
+    #[arg(long, global = true, value_name = "DIR", env = "CLINSHARE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Clinician to act as; the passphrase comes from the terminal or CLINSHARE_PASSPHRASE
+    #[arg(long, global = true, value_name = "NAME")]
+    user: Option<String>,
+
+    /// Print one JSON document instead of text
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the encrypted store, its keyring entry and the first clinician (--user)
+    Init,
+    /// Show the store's location, schema version and encryption
+    Status(status::StatusArgs),
+    /// Write metadata-free copies of photos and videos into a folder
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context::new(cli.data_dir, cli.user, cli.json);
+    match cli.command {
+        Command::Init => output::finish(&ctx, init::run(&ctx)),
+        Command::Status(args) => output::finish(&ctx, status::run(&ctx, &args)),
+        // Per-file results with a partial-failure exit status: prints its own report.
+    }
+}

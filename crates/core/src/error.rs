@@ -1,0 +1,49 @@
+//! Error plumbing shared by every core error enum: a stable machine code the UI
+//! and scripts can match on, and a class that decides the CLI exit status.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Whether an error was a refusal of the request (bad input, policy) or a
+/// failure of the environment (keyring, disk, damaged store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request was refused or its input rejected: exit status 1.
+    Refused,
+    /// The environment failed: exit status 2.
+    Environment,
+}
+
+impl ErrorClass {
+    /// The `clinshare` exit status for this class (see the CLI contract).
+    pub fn exit_status(self) -> u8 {
+        match self {
+            ErrorClass::Refused => 1,
+            ErrorClass::Environment => 2,
+        }
+    }
+}
+
+/// Implemented by every error enum that can reach a user.
+pub trait ErrorCode: std::error::Error {
+    /// Stable, dotted, lower-case code such as `store.key_mismatch`.
+    /// Codes are a public interface: never rename one, only add.
+    fn code(&self) -> &'static str;
+    fn class(&self) -> ErrorClass;
+}
+
+/// The shape every error takes when it crosses to the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct IpcError {
+    pub code: String,
+    pub message: String,
+}
+
+impl<E: ErrorCode> From<&E> for IpcError {
+    fn from(e: &E) -> Self {
+        IpcError {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+        }
+    }
+}

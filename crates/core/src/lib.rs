@@ -1,0 +1,17 @@
+//! ClinShare core: the domain, the encrypted local store and (later) the sync
+//! client. Host-agnostic: it never depends on Tauri, so the desktop shell, the
+//! CLI and the tests all drive the same code.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod keyvault;
+pub mod paths;
+pub mod store;
+pub mod users;
+
+mod clock;
+
+pub use error::{ErrorClass, ErrorCode, IpcError};
+pub use keyvault::{KeyVault, OsKeyring};
+pub use store::{Store, StoreError, StoreState, StoreStatus};
+pub mod setup;

@@ -1,0 +1,337 @@
+//! Store behaviour on good and bad paths, against an in-process key vault.
+//! The same paths run against the real OS keyring in `crates/cli/tests`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::error::ErrorCode;
+
+#[derive(Default)]
+struct MemoryVault {
+    entries: Mutex<HashMap<String, String>>,
+    broken: bool,
+}
+
+impl MemoryVault {
+    fn broken() -> Self {
+        MemoryVault {
+            broken: true,
+            ..Default::default()
+        }
+    }
+    fn get(&self, account: &str) -> Option<String> {
+        self.entries.lock().expect("lock").get(account).cloned()
+    }
+    fn put(&self, account: &str, secret: String) {
+        self.entries
+            .lock()
+            .expect("lock")
+            .insert(account.to_owned(), secret);
+    }
+}
+
+impl KeyVault for MemoryVault {
+    fn load(&self, account: &str) -> Result<Option<Zeroizing<String>>, StoreError> {
+        if self.broken {
+            return Err(StoreError::KeyringUnavailable {
+                detail: "no keyring in this test".into(),
+            });
+        }
+        Ok(self.get(account).map(Zeroizing::new))
+    }
+    fn save(&self, account: &str, secret: &str) -> Result<(), StoreError> {
+        if self.broken {
+            return Err(StoreError::KeyringUnavailable {
+                detail: "no keyring in this test".into(),
+            });
+        }
+        self.put(account, secret.to_owned());
+        Ok(())
+    }
+    fn delete(&self, account: &str) -> Result<(), StoreError> {
+        self.entries.lock().expect("lock").remove(account);
+        Ok(())
+    }
+    fn backend(&self) -> &'static str {
+        "memory (tests)"
+    }
+}
+
+fn fingerprint(path: &Path) -> Vec<u8> {
+    Sha256::digest(fs::read(path).expect("read store")).to_vec()
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn new_store() -> (tempfile::TempDir, MemoryVault) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = MemoryVault::default();
+    let store = Store::create(dir.path(), &vault).expect("create");
+    drop(store);
+    (dir, vault)
+}
+
+#[test]
+fn created_store_reopens_encrypted_at_the_latest_schema() {
+    let (dir, vault) = new_store();
+    let store = Store::open(dir.path(), &vault).expect("reopen");
+    let status = store.status().expect("status");
+    match status.state {
+        StoreState::Open {
+            schema_version,
+            latest_schema_version,
+            encrypted,
+            cipher_version,
+        } => {
+            assert_eq!(schema_version, migrate::latest_version());
+            assert_eq!(latest_schema_version, migrate::latest_version());
+            assert!(encrypted);
+            assert!(!cipher_version.is_empty());
+        }
+        other => panic!("expected open, got {other:?}"),
+    }
+    assert!(status.location.ends_with("clinshare.db"));
+    let bytes = fs::read(store.location()).expect("read");
+    assert_ne!(&bytes[..16], PLAINTEXT_HEADER);
+    store.check_integrity().expect("intact");
+}
+
+#[test]
+fn store_file_holds_no_key_material() {
+    let (dir, vault) = new_store();
+    let secret = vault
+        .get(&Store::keyring_account(dir.path()))
+        .expect("entry");
+    let key = StoreKey::from_secret(&secret).expect("ours");
+    let key_hex = hex::encode(key.key);
+    for name in listing(dir.path()) {
+        let bytes = fs::read(dir.path().join(&name)).expect("read");
+        assert!(
+            !bytes.windows(32).any(|w| w == key.key),
+            "raw key bytes found in {name}"
+        );
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        assert!(!text.contains(&key_hex), "hex key found in {name}");
+    }
+}
+
+#[test]
+fn opening_where_nothing_exists_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = MemoryVault::default();
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.not_initialised");
+    assert!(listing(dir.path()).is_empty());
+    let status = Store::probe(dir.path(), &vault);
+    assert!(matches!(status.state, StoreState::NotInitialised));
+}
+
+#[test]
+fn missing_key_is_a_clear_error_and_the_file_is_untouched() {
+    let (dir, vault) = new_store();
+    let db = store_file(dir.path());
+    let before = fingerprint(&db);
+    vault
+        .delete(&Store::keyring_account(dir.path()))
+        .expect("delete");
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.key_missing");
+    assert!(err.to_string().contains("No key for the store"));
+    assert!(err.to_string().contains("has not been changed"));
+    assert_eq!(fingerprint(&db), before);
+    assert_eq!(listing(dir.path()), vec!["clinshare.db"]);
+    // And set-up refuses to make a new store over it.
+    let err = Store::create(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.already_exists");
+    assert_eq!(fingerprint(&db), before);
+}
+
+#[test]
+fn another_stores_key_is_reported_as_not_matching() {
+    let (a, vault) = new_store();
+    let b = tempfile::tempdir().expect("tempdir");
+    drop(Store::create(b.path(), &vault).expect("create b"));
+    let db = store_file(a.path());
+    let before = fingerprint(&db);
+    let b_secret = vault.get(&Store::keyring_account(b.path())).expect("b key");
+    vault.put(&Store::keyring_account(a.path()), b_secret);
+    let err = Store::open(a.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.key_mismatch");
+    assert!(err.to_string().contains("does not match this store"));
+    assert_eq!(fingerprint(&db), before);
+}
+
+#[test]
+fn a_foreign_keyring_secret_is_reported_as_not_matching() {
+    let (dir, vault) = new_store();
+    vault.put(&Store::keyring_account(dir.path()), "hunter2".into());
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.key_mismatch");
+}
+
+#[test]
+fn a_wrong_key_with_the_right_salt_cannot_decrypt_and_changes_nothing() {
+    let (dir, vault) = new_store();
+    let account = Store::keyring_account(dir.path());
+    let secret = vault.get(&account).expect("entry");
+    let mut record: serde_json::Value = serde_json::from_str(&secret).expect("json");
+    record["key"] = serde_json::Value::String("11".repeat(32));
+    vault.put(&account, record.to_string());
+    let db = store_file(dir.path());
+    let before = fingerprint(&db);
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.damaged", "{err}");
+    assert_eq!(fingerprint(&db), before);
+}
+
+#[test]
+fn truncated_store_is_damaged_and_left_alone() {
+    let (dir, vault) = new_store();
+    let db = store_file(dir.path());
+    let bytes = fs::read(&db).expect("read");
+    fs::write(&db, &bytes[..bytes.len() - 100]).expect("truncate");
+    let before = fingerprint(&db);
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.damaged");
+    assert!(err.to_string().contains("truncated"));
+    assert_eq!(fingerprint(&db), before);
+
+    fs::write(&db, b"").expect("empty");
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.damaged");
+}
+
+#[test]
+fn corrupt_first_page_is_damaged_and_left_alone() {
+    let (dir, vault) = new_store();
+    let db = store_file(dir.path());
+    let mut bytes = fs::read(&db).expect("read");
+    for b in &mut bytes[100..200] {
+        *b ^= 0x5a;
+    }
+    fs::write(&db, &bytes).expect("corrupt");
+    let before = fingerprint(&db);
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.damaged");
+    assert_eq!(fingerprint(&db), before);
+}
+
+#[test]
+fn corrupt_inner_page_is_found() {
+    let (dir, vault) = new_store();
+    let db = store_file(dir.path());
+    let mut bytes = fs::read(&db).expect("read");
+    assert!(
+        bytes.len() >= 3 * PAGE_SIZE as usize,
+        "store has several pages"
+    );
+    let at = 2 * PAGE_SIZE as usize + 50;
+    bytes[at] ^= 0xff;
+    fs::write(&db, &bytes).expect("corrupt");
+    let found = match Store::open(dir.path(), &vault) {
+        Err(e) => e.code() == "store.damaged",
+        Ok(store) => store
+            .check_integrity()
+            .err()
+            .is_some_and(|e| e.code() == "store.damaged"),
+    };
+    assert!(found, "a flipped byte in page 3 must be reported as damage");
+}
+
+#[test]
+fn plaintext_database_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = store_file(dir.path());
+    let conn = Connection::open(&db).expect("plain sqlite");
+    conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .expect("write");
+    drop(conn);
+    let before = fingerprint(&db);
+    let vault = MemoryVault::default();
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.not_encrypted");
+    assert_eq!(fingerprint(&db), before);
+}
+
+#[test]
+fn store_from_a_newer_version_is_refused_before_any_write() {
+    let (dir, vault) = new_store();
+    {
+        let store = Store::open(dir.path(), &vault).expect("open");
+        store
+            .conn()
+            .execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'future', 'x')",
+                [migrate::latest_version() + 1],
+            )
+            .expect("insert");
+        store
+            .conn()
+            .execute_batch("PRAGMA journal_mode = DELETE;")
+            .expect("leave WAL so the file is self-contained");
+    }
+    let db = store_file(dir.path());
+    let before = fingerprint(&db);
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.newer_schema");
+    assert!(err.to_string().contains("newer version of ClinShare"));
+    assert_eq!(fingerprint(&db), before);
+}
+
+#[test]
+fn orphaned_key_without_a_store_file_is_never_replaced() {
+    let (dir, vault) = new_store();
+    let db = store_file(dir.path());
+    fs::remove_file(&db).expect("remove");
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.file_missing");
+    let err = Store::create(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "store.file_missing");
+    assert!(!db.exists(), "no new empty store was made");
+}
+
+#[test]
+fn unavailable_keyring_is_a_clear_error_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = MemoryVault::broken();
+    let err = Store::create(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "keyring.unavailable");
+    assert!(err.to_string().contains("keyring is not available"));
+    assert!(listing(dir.path()).is_empty());
+
+    let (dir, good) = new_store();
+    let db = store_file(dir.path());
+    let before = fingerprint(&db);
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    assert_eq!(err.code(), "keyring.unavailable");
+    assert_eq!(fingerprint(&db), before);
+    drop(good);
+}
+
+#[test]
+fn errors_never_contain_key_material() {
+    let (dir, vault) = new_store();
+    let account = Store::keyring_account(dir.path());
+    let secret = vault.get(&account).expect("entry");
+    let key = StoreKey::from_secret(&secret).expect("ours");
+    let key_hex = hex::encode(key.key);
+    let mut record: serde_json::Value = serde_json::from_str(&secret).expect("json");
+    record["key"] = serde_json::Value::String("22".repeat(32));
+    vault.put(&account, record.to_string());
+    let err = Store::open(dir.path(), &vault).err().expect("refused");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(&key_hex));
+    assert!(!shown.contains(&"22".repeat(32)));
+}

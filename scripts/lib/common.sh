@@ -1,0 +1,77 @@
+# Shared by scripts/run.sh and scripts/test.sh: installs what a fresh Debian or
+# Ubuntu machine lacks, then gets out of the way. Safe to run repeatedly.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 2; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "run as root, or install sudo"
+    SUDO="sudo"
+fi
+
+# System packages: build (WebKitGTK, OpenSSL for SQLCipher, D-Bus for the
+# Secret Service) and run (a keyring, a virtual display for tests, the
+# WebDriver for the real window) plus the tools the tests compare against.
+APT_BUILD=(build-essential pkg-config curl file libssl-dev libdbus-1-dev
+    libwebkit2gtk-4.1-dev librsvg2-dev libxdo-dev libheif-dev)
+APT_RUN=(gnome-keyring dbus dbus-x11 libsecret-tools)
+APT_TEST=(xvfb webkit2gtk-driver sqlite3 libimage-exiftool-perl imagemagick ffmpeg
+    libjpeg-turbo-progs exiv2 python3)
+
+apt_install() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        say "Installing system packages: ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+need_node() {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        apt_install nodejs npm
+    fi
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    [ "$major" -ge 20 ] || die "Node.js 20 or newer is needed for the UI build (found $(node --version))"
+}
+
+need_rust() {
+    command -v cargo >/dev/null || die "Rust (cargo) is needed: install it with rustup (https://rustup.rs)"
+}
+
+need_tauri_driver() {
+    if ! command -v tauri-driver >/dev/null; then
+        say "Installing tauri-driver"
+        cargo install tauri-driver --version '^2' --locked
+    fi
+}
+
+ui_install() {
+    say "Installing UI packages from the lockfile"
+    (cd "$ROOT/ui" && npm ci --no-audit --no-fund)
+}
+
+ui_build() {
+    say "Building the UI"
+    (cd "$ROOT/ui" && npm run build)
+}
+
+# A private Secret Service (gnome-keyring) on a private D-Bus session, with its
+# data under $1; runs the rest of the arguments inside it. HOME is left alone
+# (rustup lives there); XDG variables isolate the keyring files instead.
+with_keyring() {
+    local dir="$1"; shift
+    mkdir -p "$dir/data" "$dir/cache" "$dir/runtime"
+    chmod 700 "$dir/runtime"
+    XDG_DATA_HOME="$dir/data" XDG_CACHE_HOME="$dir/cache" XDG_RUNTIME_DIR="$dir/runtime" \
+        dbus-run-session -- bash -c 'eval "$(echo | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null; export GNOME_KEYRING_CONTROL; exec "$@"' keyring "$@"
+}

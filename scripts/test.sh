@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test: UI lint/type-check/unit tests, Rust format/lint/boundary
+# checks, unit and integration tests (real keyring), and end-to-end tests of
+# the real app window under Xvfb. Installs what is missing first.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$ROOT"
+
+apt_install "${APT_BUILD[@]}" "${APT_RUN[@]}" "${APT_TEST[@]}"
+need_node
+need_rust
+need_tauri_driver
+ui_install
+
+say "UI: lint, type-check, unit tests"
+(cd ui && npm run lint && npm run check && npm test)
+ui_build
+
+say "Rust: formatting"
+cargo fmt --all --check
+
+say "Rust: crate boundaries"
+bash scripts/check-boundaries.sh
+
+say "Rust: build (one build of the workspace, tests included)"
+cargo build --workspace --all-targets --locked
+
+say "Rust: clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "Rust: tests, with a real Secret Service and a virtual display"
+KEYRING_DIR="$(mktemp -d)"
+trap 'rm -rf "$KEYRING_DIR"' EXIT
+with_keyring "$KEYRING_DIR" \
+    xvfb-run -a -s "-screen 0 1280x800x24" \
+    cargo test --workspace --locked --no-fail-fast -- --include-ignored

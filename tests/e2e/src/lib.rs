@@ -1,0 +1,166 @@
+//! Harness for end-to-end tests of the real app in a real window.
+//!
+//! Each [`Session`] starts `tauri-driver` (which starts WebKitWebDriver and
+//! the built `clinshare-app` binary) on free ports with its own data
+//! directory, and connects a WebDriver client to it. Needs an X display
+//! (Xvfb), `tauri-driver` on PATH and a Secret Service session;
+//! `scripts/test.sh` provides all three.
+#![forbid(unsafe_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+pub use fantoccini;
+
+/// Why an ignored E2E test was skipped, for `#[ignore = ...]`.
+pub const NEEDS_WINDOW: &str = "needs Xvfb, tauri-driver and WebKitWebDriver (scripts/test.sh)";
+
+/// One window at a time: sessions share the display and the keyring.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub struct Session {
+    pub client: Client,
+    driver: Child,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// The workspace's target directory (honours CARGO_TARGET_DIR).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// The built app: `CLINSHARE_APP_BIN`, or `target/debug/clinshare-app`.
+pub fn app_binary() -> PathBuf {
+    let path = std::env::var_os("CLINSHARE_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/clinshare-app"));
+    assert!(
+        path.exists(),
+        "the app binary {} does not exist: run `cargo build -p clinshare-app` first",
+        path.display()
+    );
+    path.canonicalize().expect("absolute app path")
+}
+
+/// Where screenshots and other artefacts of E2E runs are saved.
+pub fn artefact_dir() -> PathBuf {
+    let dir = target_dir().join("e2e-artefacts");
+    std::fs::create_dir_all(&dir).expect("create artefact dir");
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Session {
+    /// Start the app with `data_dir` as its store location.
+    pub async fn start(data_dir: &Path) -> Session {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "no DISPLAY: run E2E tests under Xvfb (scripts/test.sh)"
+        );
+        let port = free_port();
+        let native_port = free_port();
+        let driver = Command::new("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("CLINSHARE_DATA_DIR", data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver on PATH (cargo install tauri-driver --locked)");
+
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app_binary() }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::native()
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("could not start a WebDriver session: {e}"),
+            }
+        };
+        Session {
+            client,
+            driver,
+            _turn: turn,
+        }
+    }
+
+    /// Wait (up to 20 s) for an element matching a CSS selector.
+    pub async fn find(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Text of the element matching `css`, once it is present.
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("element text")
+    }
+
+    /// Type into the field matching `css`.
+    pub async fn type_into(&self, css: &str, value: &str) {
+        let el = self.find(css).await;
+        el.clear().await.expect("clear field");
+        el.send_keys(value).await.expect("type");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.expect("click");
+    }
+
+    /// Save a screenshot under target/e2e-artefacts.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let path = artefact_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("save screenshot");
+        path
+    }
+
+    /// Close the window and stop the driver.
+    pub async fn finish(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
