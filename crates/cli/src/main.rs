@@ -3,10 +3,14 @@
 //! (see the project's CLI contract); add to it, never rename.
 #![forbid(unsafe_code)]
 
+mod actor;
+mod audit;
+mod consent;
 mod context;
 mod init;
 mod output;
 mod passphrase;
+mod patient;
 mod status;
 
 use std::path::PathBuf;
@@ -46,7 +50,15 @@ enum Command {
     Init,
     /// Show the store's location, schema version and encryption
     Status(status::StatusArgs),
-    /// Write metadata-free copies of photos and videos into a folder
+    /// Register and find patients
+    #[command(subcommand)]
+    Patient(patient::PatientCommand),
+    /// Record and withdraw patients' consent
+    #[command(subcommand)]
+    Consent(consent::ConsentCommand),
+    /// Check the audit trail
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -56,5 +68,8 @@ fn main() -> ExitCode {
         Command::Init => output::finish(&ctx, init::run(&ctx)),
         Command::Status(args) => output::finish(&ctx, status::run(&ctx, &args)),
         // Per-file results with a partial-failure exit status: prints its own report.
+        Command::Patient(cmd) => output::finish(&ctx, patient::run(&ctx, &cmd)),
+        Command::Consent(cmd) => output::finish(&ctx, consent::run(&ctx, &cmd)),
+        Command::Audit(cmd) => output::finish(&ctx, audit::run(&ctx, &cmd)),
     }
 }

@@ -3,13 +3,20 @@
 //! CLI and the tests all drive the same code.
 #![forbid(unsafe_code)]
 
+pub mod audit;
+pub mod consent;
 pub mod error;
+pub mod identifiers;
 pub mod keyvault;
 pub mod paths;
+pub mod patients;
+pub mod session;
 pub mod store;
 pub mod users;
 
 mod clock;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub use error::{ErrorClass, ErrorCode, IpcError};
 pub use keyvault::{KeyVault, OsKeyring};

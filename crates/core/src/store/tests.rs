@@ -1,66 +1,13 @@
 //! Store behaviour on good and bad paths, against an in-process key vault.
 //! The same paths run against the real OS keyring in `crates/cli/tests`.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
 use super::*;
 use crate::error::ErrorCode;
-
-#[derive(Default)]
-struct MemoryVault {
-    entries: Mutex<HashMap<String, String>>,
-    broken: bool,
-}
-
-impl MemoryVault {
-    fn broken() -> Self {
-        MemoryVault {
-            broken: true,
-            ..Default::default()
-        }
-    }
-    fn get(&self, account: &str) -> Option<String> {
-        self.entries.lock().expect("lock").get(account).cloned()
-    }
-    fn put(&self, account: &str, secret: String) {
-        self.entries
-            .lock()
-            .expect("lock")
-            .insert(account.to_owned(), secret);
-    }
-}
-
-impl KeyVault for MemoryVault {
-    fn load(&self, account: &str) -> Result<Option<Zeroizing<String>>, StoreError> {
-        if self.broken {
-            return Err(StoreError::KeyringUnavailable {
-                detail: "no keyring in this test".into(),
-            });
-        }
-        Ok(self.get(account).map(Zeroizing::new))
-    }
-    fn save(&self, account: &str, secret: &str) -> Result<(), StoreError> {
-        if self.broken {
-            return Err(StoreError::KeyringUnavailable {
-                detail: "no keyring in this test".into(),
-            });
-        }
-        self.put(account, secret.to_owned());
-        Ok(())
-    }
-    fn delete(&self, account: &str) -> Result<(), StoreError> {
-        self.entries.lock().expect("lock").remove(account);
-        Ok(())
-    }
-    fn backend(&self) -> &'static str {
-        "memory (tests)"
-    }
-}
+use crate::test_support::MemoryVault;
 
 fn fingerprint(path: &Path) -> Vec<u8> {
     Sha256::digest(fs::read(path).expect("read store")).to_vec()
