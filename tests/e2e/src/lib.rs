@@ -10,11 +10,11 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::sync::{Mutex, MutexGuard};
 
 pub use fantoccini;
 
@@ -22,7 +22,7 @@ pub use fantoccini;
 pub const NEEDS_WINDOW: &str = "needs Xvfb, tauri-driver and WebKitWebDriver (scripts/test.sh)";
 
 /// One window at a time: sessions share the display and the keyring.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 pub struct Session {
     pub client: Client,
@@ -67,7 +67,7 @@ fn free_port() -> u16 {
 impl Session {
     /// Start the app with `data_dir` as its store location.
     pub async fn start(data_dir: &Path) -> Session {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let turn = ONE_AT_A_TIME.lock().await;
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "no DISPLAY: run E2E tests under Xvfb (scripts/test.sh)"
