@@ -13,7 +13,7 @@ ui_install
 ui_build
 
 KEYRING_DIR="$(mktemp -d)"
-trap 'rm -rf "$KEYRING_DIR"' EXIT
+trap 'remove_private_dir "$KEYRING_DIR"' EXIT
 
 say "Store open, 10,000 rows (criterion, release)"
 with_keyring "$KEYRING_DIR" cargo bench -p clinshare-core --bench store_open --locked

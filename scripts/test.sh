@@ -29,7 +29,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "Rust: tests, with a real Secret Service and a virtual display"
 KEYRING_DIR="$(mktemp -d)"
-trap 'rm -rf "$KEYRING_DIR"' EXIT
+set +e
 with_keyring "$KEYRING_DIR" \
     xvfb-run -a -s "-screen 0 1280x800x24" \
     cargo test --workspace --locked --no-fail-fast -- --include-ignored
+status=$?
+set -e
+remove_private_dir "$KEYRING_DIR"
+if [ "$status" -eq 0 ]; then
+    say "All tests passed"
+else
+    say "Some tests failed (cargo test exit status $status)"
+fi
+exit "$status"

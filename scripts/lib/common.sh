@@ -75,3 +75,15 @@ with_keyring() {
     XDG_DATA_HOME="$dir/data" XDG_CACHE_HOME="$dir/cache" XDG_RUNTIME_DIR="$dir/runtime" \
         dbus-run-session -- bash -c 'eval "$(echo | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null; export GNOME_KEYRING_CONTROL; exec "$@"' keyring "$@"
 }
+
+# Remove a private keyring directory. The desktop portal that WebKit wakes
+# mounts a FUSE file system at runtime/doc; unmount it before deleting.
+remove_private_dir() {
+    local dir="$1" mnt
+    for mnt in "$dir/runtime/doc"; do
+        if mountpoint -q "$mnt" 2>/dev/null; then
+            fusermount3 -uz "$mnt" 2>/dev/null || fusermount -uz "$mnt" 2>/dev/null || $SUDO umount -l "$mnt" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$dir" 2>/dev/null || true
+}
