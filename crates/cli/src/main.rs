@@ -12,6 +12,7 @@ mod output;
 mod passphrase;
 mod patient;
 mod status;
+mod strip;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ enum Command {
     Init,
     /// Show the store's location, schema version and encryption
     Status(status::StatusArgs),
+    /// Write metadata-free copies of photos and videos into a folder
+    Strip(strip::StripArgs),
     /// Register and find patients
     #[command(subcommand)]
     Patient(patient::PatientCommand),
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Init => output::finish(&ctx, init::run(&ctx)),
         Command::Status(args) => output::finish(&ctx, status::run(&ctx, &args)),
         // Per-file results with a partial-failure exit status: prints its own report.
+        Command::Strip(args) => strip::run(&ctx, &args),
         Command::Patient(cmd) => output::finish(&ctx, patient::run(&ctx, &cmd)),
         Command::Consent(cmd) => output::finish(&ctx, consent::run(&ctx, &cmd)),
         Command::Audit(cmd) => output::finish(&ctx, audit::run(&ctx, &cmd)),

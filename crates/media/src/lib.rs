@@ -1,4 +1,97 @@
 //! Clinical media sanitiser: sniff, strip metadata losslessly, verify, thumbnail.
 //!
 //! Pure bytes in, bytes out: no database, no network, no files.
+//!
+//! ```text
+//! bytes ──sniff──▶ Format ──strip (allowlist)──▶ candidate ──verify──▶ Sanitised
+//! ```
+//!
+//! Every container is rewritten by allowlist: only what is needed to render
+//! the picture (or play the video) is copied, byte for byte. Orientation is
+//! kept as a minimal one-tag EXIF block (JPEG APP1, PNG eXIf, WebP EXIF) so
+//! the picture still displays upright without re-encoding. Capture time and
+//! size are returned as fields, never left in the file. The output is then
+//! verified by independent readers and decoded; if anything fails, the caller
+//! gets an error and must not store the file.
+//!
+//! TIFF/DNG and GIF are rejected with [`MediaError::UnsupportedFormat`].
 #![forbid(unsafe_code)]
+
+mod bmff;
+mod error;
+mod exif_min;
+mod format;
+pub mod jpeg;
+mod limits;
+mod png;
+mod report;
+mod sniff;
+mod thumbnail;
+mod verify;
+mod webp;
+
+pub use error::MediaError;
+pub use format::Format;
+pub use limits::Limits;
+pub use report::{CaptureTime, CaptureTimeSource, Removed, RemovedKind, Sanitised};
+pub use sniff::sniff;
+pub use thumbnail::{thumbnail, thumbnail_with_limits, PREVIEW_PX, THUMBNAIL_PX};
+pub use verify::{verify, verify_with_limits, Verification, VerifiedInfo};
+
+use sha2::{Digest, Sha256};
+
+/// Strips identifying metadata from a photo or video and verifies the result,
+/// including a full pixel decode ([`Verification::Full`]).
+///
+/// The returned bytes are safe to store: they passed [`verify`]. Inputs that
+/// cannot be cleaned with certainty are rejected with an error.
+pub fn sanitise(bytes: &[u8], limits: &Limits) -> Result<Sanitised, MediaError> {
+    sanitise_with(bytes, limits, Verification::Full)
+}
+
+/// [`sanitise`] with a choice of how deeply the output is verified.
+pub fn sanitise_with(
+    bytes: &[u8],
+    limits: &Limits,
+    verification: Verification,
+) -> Result<Sanitised, MediaError> {
+    let format = sniff(bytes)?;
+    let cap = if format.is_video() {
+        limits.max_video_bytes
+    } else {
+        limits.max_image_bytes
+    };
+    if bytes.len() as u64 > cap {
+        return Err(MediaError::TooLarge {
+            size: bytes.len() as u64,
+            limit: cap,
+        });
+    }
+    let stripped = match format {
+        Format::Jpeg => jpeg::sanitise(bytes, limits)?,
+        Format::Png => png::sanitise(bytes, limits)?,
+        Format::WebP => webp::sanitise(bytes, limits)?,
+        _ => bmff::sanitise(bytes, limits, format)?,
+    };
+    let info = verify::verify_inner(&stripped.bytes, format, limits, verification)?;
+    if (info.width, info.height) != (stripped.width, stripped.height) {
+        return Err(MediaError::verification(
+            format,
+            format!(
+                "size {}x{} after cleaning differs from {}x{} before",
+                info.width, info.height, stripped.width, stripped.height
+            ),
+        ));
+    }
+    let sha256: [u8; 32] = Sha256::digest(&stripped.bytes).into();
+    Ok(Sanitised {
+        bytes: stripped.bytes,
+        format,
+        width: stripped.width,
+        height: stripped.height,
+        orientation: stripped.orientation,
+        captured_at: stripped.captured_at,
+        removed: stripped.removed.into_vec(),
+        sha256,
+    })
+}

@@ -1,0 +1,376 @@
+//! JPEG: allowlist rewrite of the marker stream.
+//!
+//! Kept: SOI, DQT, DHT, DAC, SOFn, DRI, DNL, SOS with its entropy-coded data
+//! (byte-identical, restart markers included), EOI, APP2 ICC_PROFILE segments
+//! (all of them, byte-identical, in order), APP14 Adobe (rewritten to its 12
+//! defined bytes: CMYK/YCCK colours depend on it), and a JFIF APP0 rewritten
+//! without thumbnail. Orientation survives as a one-tag EXIF APP1.
+//! Everything else is dropped: EXIF, XMP, extended XMP, IPTC/IRB, JFXX, COM,
+//! MPF, other APPn, and all bytes after EOI (MPF images, gain maps,
+//! motion-photo video, vendor trailers).
+
+use crate::exif_min::{self, ExifFacts};
+use crate::report::{Removals, RemovedKind, Stripped};
+use crate::{Format, Limits, MediaError};
+
+const F: Format = Format::Jpeg;
+
+pub(crate) const SOI: u8 = 0xD8;
+pub(crate) const EOI: u8 = 0xD9;
+pub(crate) const SOS: u8 = 0xDA;
+const EXIF_ID: &[u8] = b"Exif\0";
+const ICC_ID: &[u8] = b"ICC_PROFILE\0";
+
+/// Start-of-frame markers (C0–CF except DHT C4, JPG C8, DAC CC).
+pub(crate) fn is_sof(m: u8) -> bool {
+    (0xC0..=0xCF).contains(&m) && !matches!(m, 0xC4 | 0xC8 | 0xCC)
+}
+
+/// Tables and parameters that the decoder needs, copied unchanged.
+fn is_coding_segment(m: u8) -> bool {
+    is_sof(m) || matches!(m, 0xC4 | 0xCC | 0xDB | 0xDD | 0xDC | 0xDE | 0xDF)
+}
+
+/// One marker-delimited piece of a JPEG stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Piece<'a> {
+    /// A segment with a length field: marker and payload (without the length).
+    Segment {
+        marker: u8,
+        payload: &'a [u8],
+        raw: &'a [u8],
+    },
+    /// SOS header plus the entropy-coded data that follows it.
+    Scan { raw: &'a [u8] },
+    /// A marker without payload (RSTn or TEM outside a scan).
+    Standalone { raw: &'a [u8] },
+}
+
+/// Walks the marker stream up to EOI. Returns the pieces and the offset just
+/// after EOI. Strict: anything unexpected is an error.
+pub(crate) fn walk<'a>(
+    data: &'a [u8],
+    max_parts: usize,
+    format: Format,
+) -> Result<(Vec<Piece<'a>>, usize), MediaError> {
+    let bad = |r: String| MediaError::malformed(format, r);
+    if data.len() < 4 || data[0] != 0xFF || data[1] != SOI {
+        return Err(bad(
+            "it does not start with a JPEG start-of-image marker".into()
+        ));
+    }
+    let mut pieces = Vec::new();
+    let mut pos = 2;
+    loop {
+        if pieces.len() >= max_parts {
+            return Err(bad("too many segments".into()));
+        }
+        if pos >= data.len() {
+            return Err(bad("the file ends before the end-of-image marker".into()));
+        }
+        if data[pos] != 0xFF {
+            return Err(bad(format!(
+                "unexpected data where a marker was expected (offset {pos})"
+            )));
+        }
+        let start = pos;
+        while pos < data.len() && data[pos] == 0xFF {
+            pos += 1; // fill bytes
+        }
+        let Some(&marker) = data.get(pos) else {
+            return Err(bad("the file ends inside a marker".into()));
+        };
+        pos += 1;
+        match marker {
+            EOI => return Ok((pieces, pos)),
+            SOI | 0x00 => {
+                return Err(bad(format!(
+                    "misplaced marker 0xFF{marker:02X} (offset {start})"
+                )))
+            }
+            0xD0..=0xD7 | 0x01 => pieces.push(Piece::Standalone {
+                raw: &data[start..pos],
+            }),
+            _ => {
+                let len_bytes = data
+                    .get(pos..pos + 2)
+                    .ok_or_else(|| bad("the file ends inside a segment header".into()))?;
+                let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+                if len < 2 {
+                    return Err(bad(format!(
+                        "segment 0xFF{marker:02X} has an invalid length"
+                    )));
+                }
+                let end = pos + len;
+                let payload = data
+                    .get(pos + 2..end)
+                    .ok_or_else(|| bad(format!("the file ends inside segment 0xFF{marker:02X}")))?;
+                if marker == SOS {
+                    let scan_end = entropy_end(data, end).ok_or_else(|| {
+                        bad("the file ends inside the image data (truncated)".into())
+                    })?;
+                    pieces.push(Piece::Scan {
+                        raw: &data[start..scan_end],
+                    });
+                    pos = scan_end;
+                } else {
+                    pieces.push(Piece::Segment {
+                        marker,
+                        payload,
+                        raw: &data[start..end],
+                    });
+                    pos = end;
+                }
+            }
+        }
+    }
+}
+
+/// Finds the first marker after entropy-coded data starting at `from`
+/// (skipping stuffed zero bytes, restart markers and fill bytes).
+fn entropy_end(data: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        let j = i + memchr::memchr(0xFF, data.get(i..)?)?;
+        let next = *data.get(j + 1)?;
+        match next {
+            0x00 | 0xD0..=0xD7 => i = j + 2,
+            0xFF => i = j + 1,
+            _ => return Some(j),
+        }
+    }
+}
+
+/// Frame header facts: (width, height, components).
+pub(crate) fn parse_sof(payload: &[u8]) -> Option<(u32, u32, u8)> {
+    if payload.len() < 6 {
+        return None;
+    }
+    let h = u32::from(u16::from_be_bytes([payload[1], payload[2]]));
+    let w = u32::from(u16::from_be_bytes([payload[3], payload[4]]));
+    let n = payload[5];
+    if payload.len() < 6 + 3 * usize::from(n) {
+        return None;
+    }
+    Some((w, h, n))
+}
+
+pub(crate) fn sanitise(data: &[u8], limits: &Limits) -> Result<Stripped, MediaError> {
+    let (pieces, end) = walk(data, limits.max_parts, F)?;
+    let mut removed = Removals::default();
+    let mut facts: Option<ExifFacts> = None;
+    let mut jfif: Option<[u8; 5]> = None;
+    let mut app_keep: Vec<Vec<u8>> = Vec::new();
+    let mut coding: Vec<&[u8]> = Vec::new();
+    let mut frame: Option<(u32, u32)> = None;
+    let mut scans = 0usize;
+
+    for piece in &pieces {
+        match *piece {
+            Piece::Scan { raw } => {
+                if frame.is_none() {
+                    return Err(MediaError::malformed(
+                        F,
+                        "image data appears before the frame header",
+                    ));
+                }
+                scans += 1;
+                coding.push(raw);
+            }
+            Piece::Standalone { raw } => coding.push(raw),
+            Piece::Segment {
+                marker,
+                payload,
+                raw,
+            } => match marker {
+                m if is_coding_segment(m) => {
+                    if is_sof(m) && frame.is_none() {
+                        let (w, h, _) = parse_sof(payload).ok_or_else(|| {
+                            MediaError::malformed(F, "the frame header is too short")
+                        })?;
+                        if w == 0 || h == 0 {
+                            return Err(MediaError::unsupported_feature(
+                                F,
+                                "zero or deferred (DNL) image dimensions",
+                            ));
+                        }
+                        limits.check_dimensions(w, h)?;
+                        frame = Some((w, h));
+                    }
+                    coding.push(raw);
+                }
+                0xE0 if payload.starts_with(b"JFIF\0") && payload.len() >= 14 => {
+                    let thumb = usize::from(payload[12]) * usize::from(payload[13]) * 3;
+                    if jfif.is_none() {
+                        jfif = Some([payload[7], payload[8], payload[9], payload[10], payload[11]]);
+                    }
+                    if thumb > 0 {
+                        removed.add(RemovedKind::JfifThumbnail, Some("APP0 JFIF"), thumb);
+                    }
+                }
+                0xE0 if payload.starts_with(b"JFXX\0") => {
+                    removed.add(RemovedKind::JfifThumbnail, Some("APP0 JFXX"), raw.len());
+                }
+                0xE1 if payload.starts_with(EXIF_ID) => {
+                    if facts.is_none() && payload.len() > 6 {
+                        facts = Some(exif_min::read_facts(&payload[6..]));
+                    }
+                    removed.add(RemovedKind::Exif, Some("APP1"), raw.len());
+                }
+                0xE1 if payload.starts_with(b"http://ns.adobe.com/xap/1.0/") => {
+                    removed.add(RemovedKind::Xmp, Some("APP1"), raw.len());
+                }
+                0xE1 if payload.starts_with(b"http://ns.adobe.com/xmp/extension/") => {
+                    removed.add(RemovedKind::ExtendedXmp, Some("APP1"), raw.len());
+                }
+                0xE2 if payload.starts_with(ICC_ID) => app_keep.push(raw.to_vec()),
+                0xE2 if payload.starts_with(b"MPF\0") => {
+                    removed.add(RemovedKind::MultiPicture, Some("APP2 MPF"), raw.len());
+                }
+                0xED => removed.add(RemovedKind::PhotoshopIptc, Some("APP13"), raw.len()),
+                0xEE if payload.starts_with(b"Adobe") && payload.len() >= 12 => {
+                    // Only the 12 defined bytes: version, flags0, flags1, transform.
+                    let mut seg = vec![0xFF, 0xEE, 0x00, 14];
+                    seg.extend_from_slice(&payload[..12]);
+                    app_keep.push(seg);
+                }
+                0xFE => removed.add(RemovedKind::Comment, Some("COM"), raw.len()),
+                m @ 0xE0..=0xEF => {
+                    let name = format!("APP{}", m - 0xE0);
+                    removed.add(RemovedKind::ApplicationData, Some(&name), raw.len());
+                }
+                m => {
+                    return Err(MediaError::unsupported_feature(
+                        F,
+                        format!("marker 0xFF{m:02X} (not a baseline/progressive JPEG)"),
+                    ));
+                }
+            },
+        }
+    }
+    let (width, height) = frame.ok_or(MediaError::NoImageData { format: F })?;
+    if scans == 0 {
+        return Err(MediaError::NoImageData { format: F });
+    }
+    if end < data.len() {
+        removed.add(
+            RemovedKind::TrailingData,
+            Some("after EOI"),
+            data.len() - end,
+        );
+    }
+    let facts = facts.unwrap_or_default();
+
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(&[0xFF, SOI]);
+    if let Some(d) = jfif {
+        out.extend_from_slice(&[0xFF, 0xE0, 0x00, 16]);
+        out.extend_from_slice(b"JFIF\0\x01\x02");
+        out.extend_from_slice(&d);
+        out.extend_from_slice(&[0, 0]); // no thumbnail
+    }
+    if let Some(o) = exif_min::orientation_to_keep(facts.orientation) {
+        out.extend_from_slice(&app1_exif(&exif_min::minimal_tiff(o)));
+    }
+    for seg in &app_keep {
+        out.extend_from_slice(seg);
+    }
+    for raw in coding {
+        out.extend_from_slice(raw);
+    }
+    out.extend_from_slice(&[0xFF, EOI]);
+    Ok(Stripped {
+        bytes: out,
+        width,
+        height,
+        orientation: facts.orientation,
+        captured_at: facts.captured_at,
+        removed,
+    })
+}
+
+fn app1_exif(tiff: &[u8]) -> Vec<u8> {
+    let len = 2 + 6 + tiff.len();
+    let mut v = Vec::with_capacity(2 + len);
+    v.extend_from_slice(&[0xFF, 0xE1]);
+    v.extend_from_slice(&(len as u16).to_be_bytes());
+    v.extend_from_slice(b"Exif\0\0");
+    v.extend_from_slice(tiff);
+    v
+}
+
+/// Concatenated entropy-coded scans (with their SOS headers): used by tests to
+/// prove the coded picture is untouched.
+pub fn scan_data(data: &[u8]) -> Result<Vec<u8>, MediaError> {
+    let (pieces, _) = walk(data, usize::MAX, F)?;
+    let mut v = Vec::new();
+    for p in pieces {
+        if let Piece::Scan { raw } = p {
+            v.extend_from_slice(raw);
+        }
+    }
+    Ok(v)
+}
+
+/// Concatenated ICC profile payloads (after the 14-byte APP2 header).
+pub fn icc_profile(data: &[u8]) -> Result<Option<Vec<u8>>, MediaError> {
+    let (pieces, _) = walk(data, usize::MAX, F)?;
+    let mut v = Vec::new();
+    for p in pieces {
+        if let Piece::Segment {
+            marker: 0xE2,
+            payload,
+            ..
+        } = p
+        {
+            if payload.starts_with(ICC_ID) && payload.len() >= 14 {
+                v.extend_from_slice(&payload[14..]);
+            }
+        }
+    }
+    Ok((!v.is_empty()).then_some(v))
+}
+
+/// Structural re-walk of sanitised output: only allowlisted segments, at most
+/// one EXIF block holding Orientation only, nothing after EOI.
+pub(crate) fn verify_structure(data: &[u8]) -> Result<(u32, u32), MediaError> {
+    let fail = |r: String| MediaError::verification(F, r);
+    let (pieces, end) = walk(data, usize::MAX, F).map_err(|e| fail(e.to_string()))?;
+    if end != data.len() {
+        return Err(fail("data after the end-of-image marker".into()));
+    }
+    let mut frame = None;
+    let mut exif_blocks = 0;
+    for p in pieces {
+        let Piece::Segment {
+            marker, payload, ..
+        } = p
+        else {
+            continue;
+        };
+        match marker {
+            m if is_coding_segment(m) => {
+                if is_sof(m) && frame.is_none() {
+                    let (w, h, _) =
+                        parse_sof(payload).ok_or_else(|| fail("bad frame header".into()))?;
+                    frame = Some((w, h));
+                }
+            }
+            0xE0 if payload.starts_with(b"JFIF\0")
+                && payload.len() == 14
+                && payload[12] == 0
+                && payload[13] == 0 => {}
+            0xE1 if payload.starts_with(b"Exif\0\0") => {
+                exif_blocks += 1;
+                exif_min::only_orientation(&payload[6..]).map_err(fail)?;
+            }
+            0xE2 if payload.starts_with(ICC_ID) => {}
+            0xEE if payload.starts_with(b"Adobe") && payload.len() == 12 => {}
+            m => return Err(fail(format!("segment 0xFF{m:02X} is not allowed"))),
+        }
+    }
+    if exif_blocks > 1 {
+        return Err(fail("more than one EXIF block".into()));
+    }
+    frame.ok_or_else(|| fail("no frame header".into()))
+}

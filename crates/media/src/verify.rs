@@ -1,0 +1,186 @@
+//! Fail-closed verification of sanitised output, also run by the server on
+//! every upload.
+//!
+//! Three independent checks: a strict structural re-walk per container
+//! (only allowlisted segments/chunks/boxes, nothing after the end), the
+//! kamadak-exif reader (which must find nothing but Orientation), and a full
+//! pixel decode with the `image` crate for JPEG, PNG and WebP whose size must
+//! match the header.
+
+use crate::{bmff, jpeg, png, sniff, webp, Format, Limits, MediaError};
+use serde::Serialize;
+use std::io::Cursor;
+
+/// What verification established about a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifiedInfo {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+    /// Whether the pixels were decoded (JPEG, PNG, WebP); HEIF and video are
+    /// checked structurally only.
+    pub decoded: bool,
+}
+
+/// How deeply output is checked. Both levels prove the absence of metadata
+/// (structural re-walk and the independent EXIF reader); they differ in
+/// whether the pixels are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// Also decode every pixel (JPEG, PNG, WebP) and compare the size. The
+    /// default, and what the server runs on uploads.
+    #[default]
+    Full,
+    /// Check structure, metadata and the decoder's view of the header only.
+    /// The coded picture is copied byte for byte, so a full decode mostly
+    /// re-proves the input was decodable; bulk tools may choose this for
+    /// speed.
+    Structure,
+}
+
+/// Verifies that `bytes` is a clean file of `format` under default limits.
+pub fn verify(bytes: &[u8], format: Format) -> Result<VerifiedInfo, MediaError> {
+    verify_with_limits(bytes, format, &Limits::default())
+}
+
+/// Verifies that `bytes` is a clean, decodable file of `format`.
+pub fn verify_with_limits(
+    bytes: &[u8],
+    format: Format,
+    limits: &Limits,
+) -> Result<VerifiedInfo, MediaError> {
+    verify_inner(bytes, format, limits, Verification::Full)
+}
+
+pub(crate) fn verify_inner(
+    bytes: &[u8],
+    format: Format,
+    limits: &Limits,
+    level: Verification,
+) -> Result<VerifiedInfo, MediaError> {
+    let fail = |r: String| MediaError::verification(format, r);
+    let detected = sniff(bytes).map_err(|e| fail(e.to_string()))?;
+    if detected != format {
+        return Err(fail(format!("the content is {detected}, not {format}")));
+    }
+    let (width, height) = match format {
+        Format::Jpeg => jpeg::verify_structure(bytes)?,
+        Format::Png => png::verify_structure(bytes)?,
+        Format::WebP => webp::verify_structure(bytes)?,
+        _ => bmff::verify_structure(bytes, format, limits)?,
+    };
+    limits.check_dimensions(width, height)?;
+    if !format.is_video() {
+        exif_only_orientation(bytes, format)?;
+    }
+    let decoded = match image_format(format) {
+        Some(f) => {
+            let (w, h) = match level {
+                Verification::Full => decode_dimensions(bytes, f, limits),
+                Verification::Structure => header_dimensions(bytes, f, limits),
+            }
+            .map_err(|e| fail(format!("the picture does not decode: {e}")))?;
+            if (w, h) != (width, height) {
+                return Err(fail(format!(
+                    "decoded size {w}x{h} differs from the header {width}x{height}"
+                )));
+            }
+            level == Verification::Full
+        }
+        None => false,
+    };
+    Ok(VerifiedInfo {
+        format,
+        width,
+        height,
+        decoded,
+    })
+}
+
+fn exif_only_orientation(bytes: &[u8], format: Format) -> Result<(), MediaError> {
+    match exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) {
+        Ok(e) => {
+            if let Some(f) = e
+                .fields()
+                .find(|f| f.tag != exif::Tag::Orientation || f.ifd_num != exif::In::PRIMARY)
+            {
+                return Err(MediaError::verification(
+                    format,
+                    format!("EXIF tag {} is still present", f.tag),
+                ));
+            }
+            Ok(())
+        }
+        Err(exif::Error::NotFound(_)) => Ok(()),
+        // The reader gives up on containers it cannot walk; for HEIF the
+        // structural walk above already proved there is no Exif item.
+        Err(_) if format.is_bmff() => Ok(()),
+        Err(e) => Err(MediaError::verification(
+            format,
+            format!("EXIF reader failed: {e}"),
+        )),
+    }
+}
+
+pub(crate) fn image_format(format: Format) -> Option<image::ImageFormat> {
+    match format {
+        Format::Jpeg => Some(image::ImageFormat::Jpeg),
+        Format::Png => Some(image::ImageFormat::Png),
+        Format::WebP => Some(image::ImageFormat::WebP),
+        _ => None,
+    }
+}
+
+pub(crate) fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_dimension);
+    l.max_image_height = Some(limits.max_dimension);
+    l.max_alloc = Some(limits.max_decode_alloc);
+    l
+}
+
+pub(crate) fn decode(
+    bytes: &[u8],
+    f: image::ImageFormat,
+    limits: &Limits,
+) -> Result<image::DynamicImage, image::ImageError> {
+    let mut r = image::ImageReader::with_format(Cursor::new(bytes), f);
+    r.limits(image_limits(limits));
+    r.decode()
+}
+
+fn decode_dimensions(
+    bytes: &[u8],
+    f: image::ImageFormat,
+    limits: &Limits,
+) -> Result<(u32, u32), image::ImageError> {
+    let img = decode(bytes, f, limits)?;
+    Ok((img.width(), img.height()))
+}
+
+/// The size as a decoder sees it from the headers alone.
+fn header_dimensions(
+    bytes: &[u8],
+    f: image::ImageFormat,
+    limits: &Limits,
+) -> Result<(u32, u32), image::ImageError> {
+    if f == image::ImageFormat::Jpeg {
+        // jpeg-decoder reads incrementally; the image crate would first copy
+        // the whole file, which dominates bulk stripping.
+        let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+        d.read_info().map_err(|e| {
+            image::ImageError::Decoding(image::error::DecodingError::new(f.into(), e.to_string()))
+        })?;
+        let info = d.info().ok_or_else(|| {
+            image::ImageError::Decoding(image::error::DecodingError::new(
+                f.into(),
+                "no frame header",
+            ))
+        })?;
+        return Ok((u32::from(info.width), u32::from(info.height)));
+    }
+    let mut r = image::ImageReader::with_format(Cursor::new(bytes), f);
+    r.limits(image_limits(limits));
+    r.into_dimensions()
+}
