@@ -13,15 +13,27 @@ use sha2::{Digest, Sha256};
 
 const PASS: &str = "correct horse battery staple";
 
+/// Bus address that no Secret Service answers on: the keyring is unavailable.
+const NO_BUS: &str = "unix:path=/nonexistent/clinshare-test-bus";
+
 fn clinshare(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clinshare"))
-        .arg("--data-dir")
+    clinshare_env(data_dir, args, &[("CLINSHARE_PASSPHRASE", Some(PASS))])
+}
+
+/// Run `clinshare` with environment overrides (`None` removes a variable).
+fn clinshare_env(data_dir: &Path, args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinshare"));
+    cmd.arg("--data-dir")
         .arg(data_dir)
         .args(args)
-        .env("CLINSHARE_PASSPHRASE", PASS)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run clinshare")
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    cmd.output().expect("run clinshare")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -231,18 +243,14 @@ fn a_truncated_store_is_reported_damaged_and_left_as_it_is() {
 fn an_unavailable_keyring_is_a_clear_error_and_nothing_is_created() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("store");
-    let out = Command::new(env!("CARGO_BIN_EXE_clinshare"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--user", "Nurse Jackie", "init"])
-        .env("CLINSHARE_PASSPHRASE", PASS)
-        .env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            "unix:path=/nonexistent/clinshare-test-bus",
-        )
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out = clinshare_env(
+        &data,
+        &["--user", "Nurse Jackie", "init"],
+        &[
+            ("CLINSHARE_PASSPHRASE", Some(PASS)),
+            ("DBUS_SESSION_BUS_ADDRESS", Some(NO_BUS)),
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("keyring is not available"), "{err}");
@@ -254,14 +262,11 @@ fn an_unavailable_keyring_is_a_clear_error_and_nothing_is_created() {
 fn a_weak_passphrase_is_refused_before_anything_is_created() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("store");
-    let out = Command::new(env!("CARGO_BIN_EXE_clinshare"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--user", "Nurse Jackie", "init"])
-        .env("CLINSHARE_PASSPHRASE", "short")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out = clinshare_env(
+        &data,
+        &["--user", "Nurse Jackie", "init"],
+        &[("CLINSHARE_PASSPHRASE", Some("short"))],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("at least 12 characters"));
     assert!(!data.exists());
@@ -271,17 +276,11 @@ fn a_weak_passphrase_is_refused_before_anything_is_created() {
 fn status_without_a_store_says_so_and_creates_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("nothing-here");
-    let out = Command::new(env!("CARGO_BIN_EXE_clinshare"))
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("status")
-        .env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            "unix:path=/nonexistent/clinshare-test-bus",
-        )
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out = clinshare_env(
+        &data,
+        &["status"],
+        &[("DBUS_SESSION_BUS_ADDRESS", Some(NO_BUS))],
+    );
     // Without a keyring we cannot tell "never set up" from "file lost", so
     // this is an environment error; either way nothing may be created.
     assert_ne!(out.status.code(), Some(0));
