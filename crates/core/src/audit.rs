@@ -51,6 +51,7 @@ pub enum AuditAction {
     Export,
     Share,
     SettingsChange,
+    UserCreate,
 }
 
 impl AuditAction {
@@ -72,6 +73,7 @@ impl AuditAction {
             AuditAction::Export => "export",
             AuditAction::Share => "share",
             AuditAction::SettingsChange => "settings_change",
+            AuditAction::UserCreate => "user_create",
         }
     }
 }

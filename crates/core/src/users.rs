@@ -67,7 +67,8 @@ pub fn validate_new(name: &str, passphrase: &str) -> Result<(), UserError> {
     Ok(())
 }
 
-/// Add a clinician account.
+/// Add a clinician account. The account and its audit entry are written in
+/// one transaction.
 pub fn add(store: &Store, name: &str, passphrase: &str) -> Result<UserId, UserError> {
     validate_new(name, passphrase)?;
     let mut salt_bytes = [0u8; 16];
@@ -77,17 +78,40 @@ pub fn add(store: &Store, name: &str, passphrase: &str) -> Result<UserId, UserEr
         .hash_password(passphrase.as_bytes(), &salt)
         .map_err(|e| UserError::Hash(e.to_string()))?
         .to_string();
-    let result = store.conn().execute(
+    // `unchecked_transaction` because the store is shared immutably here;
+    // nothing else uses this connection while the account is written.
+    let tx = store
+        .conn()
+        .unchecked_transaction()
+        .map_err(|e| UserError::Store(e.into()))?;
+    let result = tx.execute(
         "INSERT INTO users (name, passphrase_hash, created_at) VALUES (?1, ?2, ?3)",
         rusqlite::params![name.trim(), hash, crate::clock::now_rfc3339()],
     );
-    match result {
-        Ok(_) => Ok(UserId(store.conn().last_insert_rowid())),
+    let id = match result {
+        Ok(_) => tx.last_insert_rowid(),
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-            Err(UserError::DuplicateName)
+            return Err(UserError::DuplicateName)
         }
-        Err(e) => Err(UserError::Store(e.into())),
-    }
+        Err(e) => return Err(UserError::Store(e.into())),
+    };
+    // The first account is created by the person setting up the laptop, so
+    // the new account is its own actor.
+    crate::audit::append(
+        &tx,
+        &crate::audit::NewEntry {
+            actor: crate::audit::AuditActor {
+                user_id: Some(id),
+                name: name.trim(),
+            },
+            action: crate::audit::AuditAction::UserCreate,
+            patient_id: None,
+            media_id: None,
+            details: serde_json::json!({}),
+        },
+    )?;
+    tx.commit().map_err(|e| UserError::Store(e.into()))?;
+    Ok(UserId(id))
 }
 
 /// Check a name and passphrase. The same error is returned for an unknown
