@@ -7,7 +7,9 @@ mod actor;
 mod audit;
 mod consent;
 mod context;
+mod import;
 mod init;
+mod media;
 mod output;
 mod passphrase;
 mod patient;
@@ -62,6 +64,11 @@ enum Command {
     /// Check the audit trail
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Import photos and videos (files or folders) into the encrypted store
+    Import(import::ImportArgs),
+    /// List imported photos and videos
+    #[command(subcommand)]
+    Media(media::MediaCommand),
 }
 
 fn main() -> ExitCode {
@@ -75,5 +82,8 @@ fn main() -> ExitCode {
         Command::Patient(cmd) => output::finish(&ctx, patient::run(&ctx, &cmd)),
         Command::Consent(cmd) => output::finish(&ctx, consent::run(&ctx, &cmd)),
         Command::Audit(cmd) => output::finish(&ctx, audit::run(&ctx, &cmd)),
+        // Per-file results, like strip.
+        Command::Import(args) => import::run(&ctx, &args),
+        Command::Media(cmd) => output::finish(&ctx, media::run(&ctx, &cmd)),
     }
 }

@@ -8,6 +8,7 @@ pub mod consent;
 pub mod error;
 pub mod identifiers;
 pub mod keyvault;
+pub mod media;
 pub mod paths;
 pub mod patients;
 pub mod session;

@@ -1,0 +1,530 @@
+//! Importing photos and videos into the encrypted store.
+//!
+//! Every file goes through the sanitiser before anything is stored, and the
+//! import fails closed: a file the sanitiser cannot clean with certainty is
+//! rejected, never stored as it came. Only the sanitised bytes (and a
+//! thumbnail made from them) enter the store; nothing is written to disk
+//! outside it, so no plaintext copy of a photo is ever left behind.
+//!
+//! Paths are untrusted input (a drop event can be forged): symbolic links
+//! are followed only to regular files inside the folder being walked, and
+//! anything that is not a regular file is rejected before it is opened.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clinshare_media::{Limits, MediaError, Removed, Sanitised, THUMBNAIL_PX};
+use rusqlite::{OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use serde_json::json;
+use ts_rs::TS;
+
+use crate::audit::{self, AuditAction, NewEntry};
+use crate::error::{ErrorClass, ErrorCode};
+use crate::session::Actor;
+use crate::store::{Store, StoreError};
+
+/// The result of importing one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Imported {
+    New {
+        id: String,
+        sha256: String,
+    },
+    /// The same sanitised picture is already in the store: nothing was added.
+    Duplicate {
+        existing_id: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The sanitiser refused the file; `media_code` is its stable code.
+    #[error("{message}")]
+    Rejected {
+        media_code: &'static str,
+        message: String,
+    },
+    #[error("The file could not be read ({reason}).")]
+    Unreadable { reason: String },
+    #[error("The file is too large ({size} bytes; the limit is {limit} bytes).")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("This is {what}, not a regular file; only files and folders can be imported.")]
+    NotAFile { what: &'static str },
+    #[error("The patient is not registered; nothing was imported.")]
+    UnknownPatient,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ImportError {
+    fn from(e: rusqlite::Error) -> Self {
+        ImportError::Store(e.into())
+    }
+}
+
+impl ErrorCode for ImportError {
+    fn code(&self) -> &'static str {
+        match self {
+            ImportError::Rejected { .. } => "import.rejected",
+            ImportError::Unreadable { .. } => "import.unreadable",
+            ImportError::TooLarge { .. } => "import.too_large",
+            ImportError::NotAFile { .. } => "import.not_a_file",
+            ImportError::UnknownPatient => "import.unknown_patient",
+            ImportError::Store(e) => e.code(),
+        }
+    }
+
+    fn class(&self) -> ErrorClass {
+        match self {
+            ImportError::Store(e) => e.class(),
+            ImportError::Unreadable { .. } => ErrorClass::Environment,
+            _ => ErrorClass::Refused,
+        }
+    }
+}
+
+impl ImportError {
+    /// The most specific code: the sanitiser's for a rejected file (what
+    /// the nurse can act on), otherwise [`ErrorCode::code`].
+    pub fn detail_code(&self) -> &'static str {
+        match self {
+            ImportError::Rejected { media_code, .. } => media_code,
+            other => other.code(),
+        }
+    }
+}
+
+/// Sanitise `source` and store it, with its audit entry, in one transaction.
+pub fn import_bytes(
+    store: &mut Store,
+    actor: &Actor,
+    source: &[u8],
+    patient: Option<i64>,
+) -> Result<Imported, ImportError> {
+    import_with(store, actor, source, patient, &Limits::default())
+}
+
+fn import_with(
+    store: &mut Store,
+    actor: &Actor,
+    source: &[u8],
+    patient: Option<i64>,
+    limits: &Limits,
+) -> Result<Imported, ImportError> {
+    // Checked first so that a wrong patient costs no sanitising.
+    if let Some(id) = patient {
+        if !patient_exists(store, id)? {
+            return Err(ImportError::UnknownPatient);
+        }
+    }
+    let clean = clinshare_media::sanitise(source, limits).map_err(rejected)?;
+    let thumb = match clinshare_media::thumbnail_with_limits(&clean.bytes, THUMBNAIL_PX, limits) {
+        Ok(t) => Some(t),
+        // HEIC and video cannot be decoded here: the UI shows a placeholder.
+        Err(MediaError::ThumbnailUnavailable { .. }) => None,
+        Err(e) => return Err(rejected(e)),
+    };
+    let sha256 = clean.sha256_hex();
+    let format = format_name(&clean);
+    let removed = removed_summary(&clean.removed);
+    let id = random_id()?;
+
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Inside the transaction, so that two imports of one photo cannot both
+    // pass the check (the UNIQUE constraint is the last line).
+    let existing: Option<String> = tx
+        .query_row("SELECT id FROM media WHERE sha256 = ?1", [&sha256], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(existing_id) = existing {
+        return Ok(Imported::Duplicate { existing_id });
+    }
+    let size = clean.bytes.len() as i64;
+    tx.execute(
+        "INSERT INTO media (id, patient_id, sha256, format, width, height, orientation, \
+         captured_at, imported_at, imported_by, bytes, thumbnail, size, removed_json) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        rusqlite::params![
+            id,
+            patient,
+            sha256,
+            format,
+            clean.width,
+            clean.height,
+            clean.orientation,
+            clean.captured_at.as_ref().map(|c| match &c.offset {
+                Some(o) => format!("{}{o}", c.local),
+                None => c.local.clone(),
+            }),
+            crate::clock::now_rfc3339(),
+            actor.id(),
+            clean.bytes,
+            thumb,
+            size,
+            removed.to_string(),
+        ],
+    )?;
+    audit::append(
+        &tx,
+        &NewEntry {
+            actor: actor.audit(),
+            action: AuditAction::Import,
+            patient_id: patient,
+            media_id: Some(&id),
+            // Ids, format and counts only: never file names or paths.
+            details: json!({"format": format, "size": size, "removed": removed}),
+        },
+    )?;
+    tx.commit()?;
+    Ok(Imported::New { id, sha256 })
+}
+
+fn rejected(e: MediaError) -> ImportError {
+    ImportError::Rejected {
+        media_code: e.code(),
+        message: e.to_string(),
+    }
+}
+
+fn patient_exists(store: &Store, id: i64) -> Result<bool, StoreError> {
+    Ok(store.conn().query_row(
+        "SELECT EXISTS (SELECT 1 FROM patients WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )?)
+}
+
+/// The format's stable lower-case name (`jpeg`, `heic`, `3gp`, ...).
+fn format_name(s: &Sanitised) -> String {
+    serde_json::to_value(s.format)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| s.format.to_string())
+}
+
+/// Kinds and counts of what was removed; the structural details are left
+/// out, as they say nothing a reviewer needs.
+fn removed_summary(removed: &[Removed]) -> serde_json::Value {
+    let mut kinds: Vec<(String, u32)> = Vec::new();
+    for r in removed {
+        let kind = serde_json::to_value(r.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += r.count,
+            None => kinds.push((kind, r.count)),
+        }
+    }
+    serde_json::Value::Array(
+        kinds
+            .into_iter()
+            .map(|(kind, count)| json!({"kind": kind, "count": count}))
+            .collect(),
+    )
+}
+
+fn random_id() -> Result<String, StoreError> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| StoreError::RandomUnavailable {
+        detail: e.to_string(),
+    })?;
+    Ok(hex::encode(id))
+}
+
+// --- Files and folders -------------------------------------------------------
+
+/// What happened to one file of an import.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileOutcome {
+    pub path: PathBuf,
+    #[serde(flatten)]
+    pub result: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Imported {
+        id: String,
+    },
+    Duplicate {
+        existing_id: String,
+    },
+    Rejected {
+        code: String,
+        message: String,
+        /// The environment failed (disk, store) rather than the file.
+        #[serde(skip)]
+        environment: bool,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub files: Vec<FileOutcome>,
+    /// Hidden files (dot files) inside folders, not imported.
+    pub skipped_hidden: usize,
+}
+
+impl ImportReport {
+    pub fn count(&self, pick: fn(&Outcome) -> bool) -> usize {
+        self.files.iter().filter(|f| pick(&f.result)).count()
+    }
+}
+
+/// Import files and folders (recursively). Never fails as a whole: each
+/// file gets its own outcome.
+pub fn import_paths(
+    store: &mut Store,
+    actor: &Actor,
+    paths: &[PathBuf],
+    patient: Option<i64>,
+) -> ImportReport {
+    let limits = Limits::default();
+    let mut report = ImportReport::default();
+    for root in paths {
+        let mut files = Vec::new();
+        collect(root, &mut files, &mut report.skipped_hidden);
+        for (path, found) in files {
+            let result = found
+                .and_then(|p| read_limited(&p, &limits))
+                .and_then(|bytes| import_with(store, actor, &bytes, patient, &limits));
+            report.files.push(FileOutcome {
+                path,
+                result: match result {
+                    Ok(Imported::New { id, .. }) => Outcome::Imported { id },
+                    Ok(Imported::Duplicate { existing_id }) => Outcome::Duplicate { existing_id },
+                    Err(e) => Outcome::Rejected {
+                        code: e.detail_code().to_owned(),
+                        message: e.to_string(),
+                        environment: e.class() == ErrorClass::Environment,
+                    },
+                },
+            });
+        }
+    }
+    report
+}
+
+/// Each file under `root`, with the path to read it from (a link's
+/// target) or why it cannot be imported. Order is sorted for stable output.
+fn collect(
+    root: &Path,
+    out: &mut Vec<(PathBuf, Result<PathBuf, ImportError>)>,
+    hidden: &mut usize,
+) {
+    match fs::symlink_metadata(root) {
+        Err(e) => out.push((root.to_owned(), Err(unreadable(e)))),
+        // A link given directly could point anywhere (a forged drop): refused.
+        Ok(m) if m.file_type().is_symlink() => out.push((
+            root.to_owned(),
+            Err(ImportError::NotAFile {
+                what: "a symbolic link",
+            }),
+        )),
+        Ok(m) if m.is_file() => out.push((root.to_owned(), Ok(root.to_owned()))),
+        Ok(m) if m.is_dir() => match fs::canonicalize(root) {
+            Ok(base) => walk(root, &base, out, hidden),
+            Err(e) => out.push((root.to_owned(), Err(unreadable(e)))),
+        },
+        Ok(_) => out.push((root.to_owned(), Err(not_a_file()))),
+    }
+}
+
+fn walk(
+    dir: &Path,
+    base: &Path,
+    out: &mut Vec<(PathBuf, Result<PathBuf, ImportError>)>,
+    hidden: &mut usize,
+) {
+    let mut entries: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            out.push((dir.to_owned(), Err(unreadable(e))));
+            return;
+        }
+    };
+    entries.sort();
+    for path in entries {
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            *hidden += 1;
+            continue;
+        }
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push((path, Err(unreadable(e))));
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            walk(&path, base, out, hidden);
+        } else if meta.is_file() {
+            out.push((path.clone(), Ok(path)));
+        } else if meta.file_type().is_symlink() {
+            // Followed only to a regular file inside the folder being
+            // imported; never to folders (no loops) nor outside it.
+            let target = fs::canonicalize(&path)
+                .ok()
+                .filter(|t| t.starts_with(base) && t.is_file());
+            let found = target.ok_or(ImportError::NotAFile {
+                what: "a symbolic link to a folder or to something outside the folder",
+            });
+            out.push((path, found));
+        } else {
+            out.push((path, Err(not_a_file())));
+        }
+    }
+}
+
+fn not_a_file() -> ImportError {
+    ImportError::NotAFile {
+        what: "a device, pipe or socket",
+    }
+}
+
+fn unreadable(e: std::io::Error) -> ImportError {
+    // The io::Error's text names no path; the kind is enough to act on.
+    ImportError::Unreadable {
+        reason: e.kind().to_string(),
+    }
+}
+
+/// Read a whole file into memory, refusing more than the largest size the
+/// sanitiser accepts (before and while reading, as the file may grow).
+fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, ImportError> {
+    let limit = limits.max_image_bytes.max(limits.max_video_bytes);
+    let file = fs::File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    // Checked again on the open handle: the path may have been swapped.
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
+    if meta.len() > limit {
+        return Err(ImportError::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        return Err(ImportError::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+// --- Reading back ------------------------------------------------------------
+
+/// One stored item, as lists show it (no blobs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct MediaSummary {
+    pub id: String,
+    #[ts(type = "number | null")]
+    pub patient_id: Option<i64>,
+    pub format: String,
+    pub width: u32,
+    pub height: u32,
+    pub captured_at: Option<String>,
+    pub imported_at: String,
+    #[ts(type = "number")]
+    pub size: i64,
+    pub has_thumbnail: bool,
+    /// The first 12 hex digits of the SHA-256, enough to tell items apart.
+    pub sha256_prefix: String,
+}
+
+/// Stored media, newest import first. `patient`: `None` all, `Some(None)`
+/// the Unassigned tray, `Some(Some(id))` one patient's.
+pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSummary>, StoreError> {
+    let filter = match patient {
+        None => "1",
+        Some(None) => "patient_id IS NULL",
+        Some(Some(_)) => "patient_id = ?1",
+    };
+    let sql = format!(
+        "SELECT id, patient_id, format, width, height, captured_at, imported_at, size, \
+         thumbnail IS NOT NULL, substr(sha256, 1, 12) FROM media WHERE {filter} \
+         ORDER BY imported_at DESC, rowid DESC"
+    );
+    let mut stmt = store.conn().prepare(&sql)?;
+    let map = |r: &rusqlite::Row<'_>| {
+        Ok(MediaSummary {
+            id: r.get(0)?,
+            patient_id: r.get(1)?,
+            format: r.get(2)?,
+            width: r.get(3)?,
+            height: r.get(4)?,
+            captured_at: r.get(5)?,
+            imported_at: r.get(6)?,
+            size: r.get(7)?,
+            has_thumbnail: r.get(8)?,
+            sha256_prefix: r.get(9)?,
+        })
+    };
+    let rows = match patient {
+        Some(Some(id)) => stmt.query_map([id], map)?.collect::<Result<Vec<_>, _>>(),
+        _ => stmt.query_map([], map)?.collect::<Result<Vec<_>, _>>(),
+    };
+    Ok(rows?)
+}
+
+/// The thumbnail of an item; `None` for an unknown id or when it has none.
+/// Not audited: thumbnails are what lists show.
+pub fn thumbnail(store: &Store, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(store
+        .conn()
+        .query_row("SELECT thumbnail FROM media WHERE id = ?1", [id], |r| {
+            r.get::<_, Option<Vec<u8>>>(0)
+        })
+        .optional()?
+        .flatten())
+}
+
+/// The full sanitised file; `None` for an unknown id. Viewing a full
+/// picture is audited, in the same transaction as the read.
+pub fn bytes(store: &mut Store, actor: &Actor, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: Option<(Vec<u8>, Option<i64>)> = tx
+        .query_row(
+            "SELECT bytes, patient_id FROM media WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((data, patient_id)) = found else {
+        return Ok(None);
+    };
+    audit::append(
+        &tx,
+        &NewEntry {
+            actor: actor.audit(),
+            action: AuditAction::View,
+            patient_id,
+            media_id: Some(id),
+            details: json!({}),
+        },
+    )?;
+    tx.commit()?;
+    Ok(Some(data))
+}
+
+#[cfg(test)]
+mod tests;
