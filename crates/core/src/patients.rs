@@ -340,11 +340,7 @@ pub fn create(store: &mut Store, actor: &Actor, new: NewPatient) -> Result<Patie
             details: serde_json::json!({"identifier_kind": new.identifier.kind().as_str()}),
         },
     )?;
-    let patient = tx.query_row(
-        &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
-        [id],
-        from_row,
-    )?;
+    let patient = by_id(&tx, id)?;
     tx.commit()?;
     Ok(patient)
 }
@@ -374,14 +370,16 @@ pub fn resolve(store: &Store, reference: &str) -> Result<Patient, PatientError> 
 }
 
 pub fn get(store: &Store, id: i64) -> Result<Option<Patient>, PatientError> {
-    Ok(store
-        .conn()
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
-            [id],
-            from_row,
-        )
-        .optional()?)
+    Ok(by_id(store.conn(), id).optional()?)
+}
+
+/// One patient row by id, on any connection or transaction.
+fn by_id(conn: &rusqlite::Connection, id: i64) -> rusqlite::Result<Patient> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
+        [id],
+        from_row,
+    )
 }
 
 /// Whether `patient` matches a search: an identifier in any formatting
@@ -578,11 +576,7 @@ pub fn edit(
             details: serde_json::json!({"changed": changed}),
         },
     )?;
-    let patient = tx.query_row(
-        &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
-        [id],
-        from_row,
-    )?;
+    let patient = by_id(&tx, id)?;
     tx.commit()?;
     Ok(patient)
 }
