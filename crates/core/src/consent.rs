@@ -531,5 +531,19 @@ pub fn sharing_allowed(
     Ok(ConsentDecision::Refused { reasons })
 }
 
+/// Whether any current consent of the patient (`consents`, from
+/// [`for_patient`]) allows sharing `media_id` for care with some team:
+/// what the gallery marks as shareable. The send-time gate is still
+/// [`sharing_allowed`], for the actual recipient.
+pub fn covers_sharing(consents: &[Consent], media_id: &str, today: Date) -> bool {
+    let today = format_date(today);
+    consents.iter().any(|c| {
+        c.withdrawn_at.is_none()
+            && c.expires_on.as_ref().is_none_or(|e| *e >= today)
+            && c.level >= ConsentLevel::Care
+            && (c.media_ids.is_empty() || c.media_ids.iter().any(|m| m == media_id))
+    })
+}
+
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ pub mod media;
 pub mod paths;
 pub mod patients;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod users;
 

@@ -10,10 +10,6 @@
 //! are followed only to regular files inside the folder being walked, and
 //! anything that is not a regular file is rejected before it is opened.
 
-use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-
 use clinshare_media::{Limits, MediaError, Removed, Sanitised, THUMBNAIL_PX};
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::Serialize;
@@ -115,11 +111,20 @@ fn import_with(
     limits: &Limits,
 ) -> Result<Imported, ImportError> {
     // Checked first so that a wrong patient costs no sanitising.
-    if let Some(id) = patient {
-        if !patient_exists(store, id)? {
-            return Err(ImportError::UnknownPatient);
-        }
-    }
+    check_patient(store, patient)?;
+    let prepared = prepare(source, limits)?;
+    store_prepared(store, actor, prepared, patient)
+}
+
+/// A file that has been sanitised, verified and thumbnailed, ready to store.
+/// Making one touches no store, so many can be made at once on other threads.
+pub(crate) struct Prepared {
+    clean: Sanitised,
+    thumb: Option<Vec<u8>>,
+    sha256: String,
+}
+
+pub(crate) fn prepare(source: &[u8], limits: &Limits) -> Result<Prepared, ImportError> {
     let clean = clinshare_media::sanitise(source, limits).map_err(rejected)?;
     let thumb = match clinshare_media::thumbnail_with_limits(&clean.bytes, THUMBNAIL_PX, limits) {
         Ok(t) => Some(t),
@@ -128,10 +133,35 @@ fn import_with(
         Err(e) => return Err(rejected(e)),
     };
     let sha256 = clean.sha256_hex();
+    Ok(Prepared {
+        clean,
+        thumb,
+        sha256,
+    })
+}
+
+pub(crate) fn check_patient(store: &Store, patient: Option<i64>) -> Result<(), ImportError> {
+    match patient {
+        Some(id) if !patient_exists(store, id)? => Err(ImportError::UnknownPatient),
+        _ => Ok(()),
+    }
+}
+
+/// Store a prepared file with its audit entry, in one transaction.
+pub(crate) fn store_prepared(
+    store: &mut Store,
+    actor: &Actor,
+    prepared: Prepared,
+    patient: Option<i64>,
+) -> Result<Imported, ImportError> {
+    let Prepared {
+        clean,
+        thumb,
+        sha256,
+    } = prepared;
     let format = format_name(&clean);
     let removed = removed_summary(&clean.removed);
     let id = random_id()?;
-
     let tx = store
         .conn_mut()
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -238,197 +268,6 @@ fn random_id() -> Result<String, StoreError> {
     Ok(hex::encode(id))
 }
 
-// --- Files and folders -------------------------------------------------------
-
-/// What happened to one file of an import.
-#[derive(Debug, Clone, Serialize)]
-pub struct FileOutcome {
-    pub path: PathBuf,
-    #[serde(flatten)]
-    pub result: Outcome,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Outcome {
-    Imported {
-        id: String,
-    },
-    Duplicate {
-        existing_id: String,
-    },
-    Rejected {
-        code: String,
-        message: String,
-        /// The environment failed (disk, store) rather than the file.
-        #[serde(skip)]
-        environment: bool,
-    },
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ImportReport {
-    pub files: Vec<FileOutcome>,
-    /// Hidden files (dot files) inside folders, not imported.
-    pub skipped_hidden: usize,
-}
-
-impl ImportReport {
-    pub fn count(&self, pick: fn(&Outcome) -> bool) -> usize {
-        self.files.iter().filter(|f| pick(&f.result)).count()
-    }
-}
-
-/// Import files and folders (recursively). Never fails as a whole: each
-/// file gets its own outcome.
-pub fn import_paths(
-    store: &mut Store,
-    actor: &Actor,
-    paths: &[PathBuf],
-    patient: Option<i64>,
-) -> ImportReport {
-    let limits = Limits::default();
-    let mut report = ImportReport::default();
-    for root in paths {
-        let mut files = Vec::new();
-        collect(root, &mut files, &mut report.skipped_hidden);
-        for (path, found) in files {
-            let result = found
-                .and_then(|p| read_limited(&p, &limits))
-                .and_then(|bytes| import_with(store, actor, &bytes, patient, &limits));
-            report.files.push(FileOutcome {
-                path,
-                result: match result {
-                    Ok(Imported::New { id, .. }) => Outcome::Imported { id },
-                    Ok(Imported::Duplicate { existing_id }) => Outcome::Duplicate { existing_id },
-                    Err(e) => Outcome::Rejected {
-                        code: e.detail_code().to_owned(),
-                        message: e.to_string(),
-                        environment: e.class() == ErrorClass::Environment,
-                    },
-                },
-            });
-        }
-    }
-    report
-}
-
-/// Each file under `root`, with the path to read it from (a link's
-/// target) or why it cannot be imported. Order is sorted for stable output.
-fn collect(
-    root: &Path,
-    out: &mut Vec<(PathBuf, Result<PathBuf, ImportError>)>,
-    hidden: &mut usize,
-) {
-    match fs::symlink_metadata(root) {
-        Err(e) => out.push((root.to_owned(), Err(unreadable(e)))),
-        // A link given directly could point anywhere (a forged drop): refused.
-        Ok(m) if m.file_type().is_symlink() => out.push((
-            root.to_owned(),
-            Err(ImportError::NotAFile {
-                what: "a symbolic link",
-            }),
-        )),
-        Ok(m) if m.is_file() => out.push((root.to_owned(), Ok(root.to_owned()))),
-        Ok(m) if m.is_dir() => match fs::canonicalize(root) {
-            Ok(base) => walk(root, &base, out, hidden),
-            Err(e) => out.push((root.to_owned(), Err(unreadable(e)))),
-        },
-        Ok(_) => out.push((root.to_owned(), Err(not_a_file()))),
-    }
-}
-
-fn walk(
-    dir: &Path,
-    base: &Path,
-    out: &mut Vec<(PathBuf, Result<PathBuf, ImportError>)>,
-    hidden: &mut usize,
-) {
-    let mut entries: Vec<PathBuf> = match fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            out.push((dir.to_owned(), Err(unreadable(e))));
-            return;
-        }
-    };
-    entries.sort();
-    for path in entries {
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        {
-            *hidden += 1;
-            continue;
-        }
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) => {
-                out.push((path, Err(unreadable(e))));
-                continue;
-            }
-        };
-        if meta.is_dir() {
-            walk(&path, base, out, hidden);
-        } else if meta.is_file() {
-            out.push((path.clone(), Ok(path)));
-        } else if meta.file_type().is_symlink() {
-            // Followed only to a regular file inside the folder being
-            // imported; never to folders (no loops) nor outside it.
-            let target = fs::canonicalize(&path)
-                .ok()
-                .filter(|t| t.starts_with(base) && t.is_file());
-            let found = target.ok_or(ImportError::NotAFile {
-                what: "a symbolic link to a folder or to something outside the folder",
-            });
-            out.push((path, found));
-        } else {
-            out.push((path, Err(not_a_file())));
-        }
-    }
-}
-
-fn not_a_file() -> ImportError {
-    ImportError::NotAFile {
-        what: "a device, pipe or socket",
-    }
-}
-
-fn unreadable(e: std::io::Error) -> ImportError {
-    // The io::Error's text names no path; the kind is enough to act on.
-    ImportError::Unreadable {
-        reason: e.kind().to_string(),
-    }
-}
-
-/// Read a whole file into memory, refusing more than the largest size the
-/// sanitiser accepts (before and while reading, as the file may grow).
-fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, ImportError> {
-    let limit = limits.max_image_bytes.max(limits.max_video_bytes);
-    let file = fs::File::open(path).map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
-    // Checked again on the open handle: the path may have been swapped.
-    if !meta.is_file() {
-        return Err(not_a_file());
-    }
-    if meta.len() > limit {
-        return Err(ImportError::TooLarge {
-            size: meta.len(),
-            limit,
-        });
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    if bytes.len() as u64 > limit {
-        return Err(ImportError::TooLarge {
-            size: bytes.len() as u64,
-            limit,
-        });
-    }
-    Ok(bytes)
-}
-
 // --- Reading back ------------------------------------------------------------
 
 /// One stored item, as lists show it (no blobs).
@@ -447,9 +286,13 @@ pub struct MediaSummary {
     pub has_thumbnail: bool,
     /// The first 12 hex digits of the SHA-256, enough to tell items apart.
     pub sha256_prefix: String,
+    pub body_site: Option<BodySite>,
+    pub body_site_detail: Option<String>,
+    pub notes: Option<String>,
 }
 
-/// Stored media, newest import first. `patient`: `None` all, `Some(None)`
+/// Stored media, newest first (by capture time where the device recorded
+/// one, else by import time). `patient`: `None` all, `Some(None)`
 /// the Unassigned tray, `Some(Some(id))` one patient's.
 pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSummary>, StoreError> {
     let filter = match patient {
@@ -459,8 +302,9 @@ pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSumm
     };
     let sql = format!(
         "SELECT id, patient_id, format, width, height, captured_at, imported_at, size, \
-         thumbnail IS NOT NULL, substr(sha256, 1, 12) FROM media WHERE {filter} \
-         ORDER BY imported_at DESC, rowid DESC"
+         thumbnail IS NOT NULL, substr(sha256, 1, 12), body_site, body_site_detail, notes \
+         FROM media WHERE {filter} \
+         ORDER BY coalesce(captured_at, imported_at) DESC, rowid DESC"
     );
     let mut stmt = store.conn().prepare(&sql)?;
     let map = |r: &rusqlite::Row<'_>| {
@@ -475,6 +319,11 @@ pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSumm
             size: r.get(7)?,
             has_thumbnail: r.get(8)?,
             sha256_prefix: r.get(9)?,
+            body_site: r
+                .get::<_, Option<String>>(10)?
+                .and_then(|c| BodySite::from_code(&c)),
+            body_site_detail: r.get(11)?,
+            notes: r.get(12)?,
         })
     };
     let rows = match patient {
@@ -482,6 +331,14 @@ pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSumm
         _ => stmt.query_map([], map)?.collect::<Result<Vec<_>, _>>(),
     };
     Ok(rows?)
+}
+
+/// The stored format of an item (`jpeg`, `heic`, ...); `None` for an unknown id.
+pub fn format_of(store: &Store, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(store
+        .conn()
+        .query_row("SELECT format FROM media WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
 }
 
 /// The thumbnail of an item; `None` for an unknown id or when it has none.
@@ -525,6 +382,14 @@ pub fn bytes(store: &mut Store, actor: &Actor, id: &str) -> Result<Option<Vec<u8
     tx.commit()?;
     Ok(Some(data))
 }
+
+mod annotate;
+mod batch;
+
+pub use annotate::{annotate, assign, AnnotateError, BodySite, MediaNotes};
+pub use batch::{
+    import_paths, import_paths_with, FileOutcome, ImportControl, ImportReport, Outcome, Progress,
+};
 
 #[cfg(test)]
 mod tests;

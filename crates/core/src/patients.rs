@@ -208,14 +208,7 @@ fn check_confirmation(
 
 /// The local hospital number pattern configured for this store, if any.
 pub fn local_pattern(store: &Store) -> Result<Option<LocalPattern>, PatientError> {
-    let value: Option<String> = store
-        .conn()
-        .query_row(
-            "SELECT value FROM settings WHERE key = ?1",
-            [LOCAL_PATTERN_SETTING],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let value = crate::settings::read(store, LOCAL_PATTERN_SETTING)?;
     Ok(value.map(|v| LocalPattern::new(&v)).transpose()?)
 }
 
@@ -227,31 +220,7 @@ pub fn set_local_pattern(
     pattern: &str,
 ) -> Result<LocalPattern, PatientError> {
     let pattern = LocalPattern::new(pattern)?;
-    let tx = store
-        .conn_mut()
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    tx.execute(
-        "INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value,
-             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-        rusqlite::params![
-            LOCAL_PATTERN_SETTING,
-            pattern.as_str(),
-            crate::clock::now_rfc3339(),
-            actor.id()
-        ],
-    )?;
-    audit::append(
-        &tx,
-        &NewEntry {
-            actor: actor.audit(),
-            action: AuditAction::SettingsChange,
-            patient_id: None,
-            media_id: None,
-            details: serde_json::json!({"key": LOCAL_PATTERN_SETTING, "value": pattern.as_str()}),
-        },
-    )?;
-    tx.commit()?;
+    crate::settings::write(store, actor, LOCAL_PATTERN_SETTING, pattern.as_str())?;
     Ok(pattern)
 }
 
@@ -371,6 +340,30 @@ pub fn resolve(store: &Store, reference: &str) -> Result<Patient, PatientError> 
 
 pub fn get(store: &Store, id: i64) -> Result<Option<Patient>, PatientError> {
     Ok(by_id(store.conn(), id).optional()?)
+}
+
+/// Open one patient's record: audited as a view of that patient.
+pub fn open(store: &mut Store, actor: &Actor, id: i64) -> Result<Patient, PatientError> {
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let patient = by_id(&tx, id)
+        .optional()?
+        .ok_or_else(|| PatientError::NotFound {
+            reference: format!("patient {id}"),
+        })?;
+    audit::append(
+        &tx,
+        &NewEntry {
+            actor: actor.audit(),
+            action: AuditAction::View,
+            patient_id: Some(id),
+            media_id: None,
+            details: serde_json::json!({"what": "patient_record"}),
+        },
+    )?;
+    tx.commit()?;
+    Ok(patient)
 }
 
 /// One patient row by id, on any connection or transaction.

@@ -269,3 +269,49 @@ fn signatures_are_kept_in_the_store() {
         .expect("blob");
     assert_eq!(svg, b"M10 10 L20 20");
 }
+
+#[test]
+fn the_gallery_marks_photos_covered_by_a_current_sharing_consent() {
+    let (_dir, mut store, who, pid) = setup();
+    let none = for_patient(&store, pid).expect("list");
+    assert!(!covers_sharing(&none, "m1", TODAY), "no consent");
+
+    record(
+        &mut store,
+        &who,
+        NewConsent {
+            level: ConsentLevel::Record,
+            recipient_team: None,
+            ..care(pid, "")
+        },
+    )
+    .expect("record-only");
+    let only_record = for_patient(&store, pid).expect("list");
+    assert!(!covers_sharing(&only_record, "m1", TODAY), "record only");
+
+    let limited = record(
+        &mut store,
+        &who,
+        NewConsent {
+            media_ids: vec!["m1".into()],
+            expires_on: Some(date!(2026 - 12 - 31)),
+            ..care(pid, "Tissue Viability")
+        },
+    )
+    .expect("care");
+    let consents = for_patient(&store, pid).expect("list");
+    assert!(covers_sharing(&consents, "m1", TODAY));
+    assert!(!covers_sharing(&consents, "m2", TODAY), "another photo");
+    assert!(
+        covers_sharing(&consents, "m1", date!(2026 - 12 - 31)),
+        "last day"
+    );
+    assert!(
+        !covers_sharing(&consents, "m1", date!(2027 - 01 - 01)),
+        "expired"
+    );
+
+    withdraw(&mut store, &who, limited.id, "Patient changed their mind").expect("withdraw");
+    let consents = for_patient(&store, pid).expect("list");
+    assert!(!covers_sharing(&consents, "m1", TODAY), "withdrawn");
+}

@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use std::sync::atomic::AtomicBool;
+
 use sha2::{Digest, Sha256};
 
 use super::*;
@@ -211,4 +213,226 @@ fn a_heic_photo_is_stored_without_a_thumbnail() {
     assert!(!listed[0].has_thumbnail);
     assert_eq!(listed[0].format, "heic");
     assert_eq!(bytes(&mut store, &nurse, "0000").expect("read"), None);
+}
+
+fn photo_folder(names: &[&str]) -> tempfile::TempDir {
+    let input = tempfile::tempdir().expect("tempdir");
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(input.path().join(format!("{i:02}.jpg")), fixture(name)).expect("write");
+    }
+    input
+}
+
+#[test]
+fn a_batch_reports_progress_for_every_file_and_keeps_the_sorted_order() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let input = photo_folder(&[SONY, CANON, SONY]);
+    std::fs::write(input.path().join("03.jpg"), b"not a picture").expect("write");
+    let cancel = AtomicBool::new(false);
+    let mut events = Vec::new();
+    let report = import_paths_with(
+        &mut store,
+        &nurse,
+        &[input.path().to_owned()],
+        None,
+        ImportControl {
+            cancel: &cancel,
+            progress: &mut |p| events.push(p),
+            workers: 2,
+        },
+    );
+    let names: Vec<String> = report
+        .files
+        .iter()
+        .map(|f| {
+            f.path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["00.jpg", "01.jpg", "02.jpg", "03.jpg"]);
+    assert!(matches!(report.files[1].result, Outcome::Imported { .. }));
+    // The same picture twice in one batch: whichever worker finishes first
+    // stores it; the other is found by hash and not stored.
+    let twins = [&report.files[0].result, &report.files[2].result];
+    assert_eq!(
+        twins
+            .iter()
+            .filter(|o| matches!(o, Outcome::Imported { .. }))
+            .count(),
+        1,
+        "{twins:?}"
+    );
+    assert_eq!(
+        twins
+            .iter()
+            .filter(|o| matches!(o, Outcome::Duplicate { .. }))
+            .count(),
+        1,
+        "{twins:?}"
+    );
+    assert!(matches!(
+        &report.files[3].result,
+        Outcome::Rejected { code, .. } if code == "media.unsupported_format"
+    ));
+    assert_eq!(report.cancelled, 0);
+    assert!(matches!(events.first(), Some(Progress::Found { total: 4 })));
+    let finished: Vec<(usize, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::Finished { done, total, .. } => Some((*done, *total)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished, [(1, 4), (2, 4), (3, 4), (4, 4)]);
+    assert_eq!(count(&store, "media"), 2);
+}
+
+#[test]
+fn a_cancelled_batch_stores_nothing_more_and_counts_what_was_left() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let input = photo_folder(&[SONY, CANON, SONY, CANON]);
+    let cancel = AtomicBool::new(false);
+    let report = import_paths_with(
+        &mut store,
+        &nurse,
+        &[input.path().to_owned()],
+        None,
+        ImportControl {
+            cancel: &cancel,
+            // Cancel as soon as the first file is finished.
+            progress: &mut |p| {
+                if matches!(p, Progress::Finished { .. }) {
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            },
+            workers: 1,
+        },
+    );
+    assert_eq!(report.files.len(), 1, "{report:?}");
+    assert_eq!(report.cancelled, 3);
+    assert_eq!(count(&store, "media"), 1);
+    assert_eq!(import_entries(&store), 1);
+}
+
+#[test]
+fn importing_for_an_unknown_patient_refuses_every_file_before_reading_any() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let input = photo_folder(&[SONY, CANON]);
+    let report = import_paths(&mut store, &nurse, &[input.path().to_owned()], Some(4242));
+    assert_eq!(report.files.len(), 2);
+    for f in &report.files {
+        assert!(
+            matches!(&f.result, Outcome::Rejected { code, .. } if code == "import.unknown_patient"),
+            "{f:?}"
+        );
+    }
+    assert_eq!(count(&store, "media"), 0);
+}
+
+#[test]
+fn tagging_moves_photos_out_of_the_tray_and_audits_each() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let patient = add_patient(&store, &nurse);
+    let Ok(Imported::New { id, .. }) = import_bytes(&mut store, &nurse, &fixture(SONY), None)
+    else {
+        panic!("import");
+    };
+    assert_eq!(list(&store, Some(None)).expect("tray").len(), 1);
+
+    let unknown = assign(&mut store, &nurse, &[id.clone(), "feed".into()], patient);
+    assert!(matches!(unknown, Err(AnnotateError::UnknownMedia)));
+    assert_eq!(
+        list(&store, Some(None)).expect("tray").len(),
+        1,
+        "all or nothing"
+    );
+    let no_patient = assign(&mut store, &nurse, std::slice::from_ref(&id), 999);
+    assert!(matches!(no_patient, Err(AnnotateError::UnknownPatient)));
+
+    assign(&mut store, &nurse, std::slice::from_ref(&id), patient).expect("assign");
+    assert!(list(&store, Some(None)).expect("tray").is_empty());
+    assert_eq!(list(&store, Some(Some(patient))).expect("patient").len(), 1);
+    let tags: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'tag' AND media_id = ?1 AND patient_id = ?2",
+            rusqlite::params![id, patient],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(tags, 1);
+}
+
+#[test]
+fn body_site_and_notes_are_kept_and_their_text_stays_out_of_the_audit_trail() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let Ok(Imported::New { id, .. }) = import_bytes(&mut store, &nurse, &fixture(SONY), None)
+    else {
+        panic!("import");
+    };
+    let orphan_detail = annotate(
+        &mut store,
+        &nurse,
+        &id,
+        MediaNotes {
+            body_site: None,
+            body_site_detail: Some("above the ankle".into()),
+            notes: None,
+        },
+    );
+    assert!(matches!(orphan_detail, Err(AnnotateError::DetailNeedsSite)));
+    let too_long = annotate(
+        &mut store,
+        &nurse,
+        &id,
+        MediaNotes {
+            notes: Some("x".repeat(501)),
+            ..MediaNotes::default()
+        },
+    );
+    assert!(matches!(too_long, Err(AnnotateError::TooLong { .. })));
+
+    annotate(
+        &mut store,
+        &nurse,
+        &id,
+        MediaNotes {
+            body_site: Some(BodySite::LeftHeel),
+            body_site_detail: Some("  lateral border ".into()),
+            notes: Some("Slough reduced since last visit".into()),
+        },
+    )
+    .expect("annotate");
+    let item = &list(&store, None).expect("list")[0];
+    assert_eq!(item.body_site, Some(BodySite::LeftHeel));
+    assert_eq!(item.body_site_detail.as_deref(), Some("lateral border"));
+    assert_eq!(
+        item.notes.as_deref(),
+        Some("Slough reduced since last visit")
+    );
+    let trail: String = store
+        .conn()
+        .query_row(
+            "SELECT group_concat(details) FROM audit_log WHERE action = 'tag'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("details");
+    assert!(trail.contains("left_heel"), "{trail}");
+    assert!(
+        !trail.contains("Slough") && !trail.contains("lateral"),
+        "{trail}"
+    );
+    assert_eq!(BodySite::from_code("left_heel"), Some(BodySite::LeftHeel));
+    assert!(BodySite::ALL
+        .iter()
+        .all(|s| BodySite::from_code(&s.code()) == Some(*s)));
 }

@@ -312,3 +312,23 @@ fn dates_are_strict() {
         assert!(e.to_string().contains("YYYY-MM-DD"));
     }
 }
+
+#[test]
+fn opening_a_record_is_audited_and_an_unknown_id_is_not_found() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let jane = create(&mut store, &nurse, jane()).expect("create");
+    let opened = open(&mut store, &nurse, jane.id).expect("open");
+    assert_eq!(opened, jane);
+    let views: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'view' AND patient_id = ?1",
+            [jane.id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(views, 1);
+    let missing = open(&mut store, &nurse, jane.id + 100);
+    assert!(matches!(missing, Err(PatientError::NotFound { .. })));
+}
