@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 pub mod ipc;
+mod media_protocol;
+mod session;
 mod state;
 
 use std::time::Instant;
@@ -24,11 +26,45 @@ pub fn run() {
         .unwrap_or_else(clinshare_core::paths::default_data_dir);
     let state = AppState::new(data_dir, started);
     tauri::Builder::default()
+        // Used from Rust only (the `pick_files` command): the window is
+        // granted no dialog permission.
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
+        .register_asynchronous_uri_scheme_protocol(
+            media_protocol::SCHEME,
+            |ctx, request, responder| {
+                let app = ctx.app_handle().clone();
+                // Reading and decrypting must not block the webview's thread.
+                std::thread::spawn(move || {
+                    responder.respond(media_protocol::respond(&app, &request))
+                });
+            },
+        )
         .invoke_handler(tauri::generate_handler![
             ipc::store_status,
             ipc::create_store,
             ipc::report_first_paint,
+            ipc::session::session_state,
+            ipc::session::sign_in,
+            ipc::session::sign_out,
+            ipc::session::lock_session,
+            ipc::session::unlock_session,
+            ipc::session::session_activity,
+            ipc::patients::patient_search,
+            ipc::patients::patient_create,
+            ipc::patients::patient_get,
+            ipc::media::media_list,
+            ipc::media::media_assign,
+            ipc::media::media_annotate,
+            ipc::media::import_files,
+            ipc::media::import_cancel,
+            ipc::media::pick_files,
+            ipc::consent::consent_record,
+            ipc::consent::consent_withdraw,
+            ipc::audit::audit_recent,
+            ipc::audit::audit_verify,
+            ipc::audit::settings_get,
+            ipc::audit::settings_set_idle_lock,
         ])
         .run(tauri::generate_context!())
         .expect("the ClinShare window could not be started");

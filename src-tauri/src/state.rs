@@ -1,16 +1,24 @@
-//! State shared by the commands: where the store is and, once opened, the store.
+//! State shared by the commands: where the store is, the open store, who is
+//! signed in, and the running import.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use clinshare_core::{OsKeyring, Store};
+use clinshare_core::session::Actor;
+use clinshare_core::{IpcError, OsKeyring, Store};
+
+use crate::session::Session;
 
 pub struct AppState {
     pub data_dir: PathBuf,
     pub vault: OsKeyring,
     pub started: Instant,
     store: Mutex<Option<Store>>,
+    session: Mutex<Session>,
+    /// Cancel flag of the import that is running, if one is.
+    pub import: Mutex<Option<Arc<AtomicBool>>>,
 }
 
 impl AppState {
@@ -20,6 +28,8 @@ impl AppState {
             vault: OsKeyring::new(),
             started,
             store: Mutex::new(None),
+            session: Mutex::new(Session::default()),
+            import: Mutex::new(None),
         }
     }
 
@@ -27,5 +37,24 @@ impl AppState {
     /// panicked; the store itself is transactional, so carry on with it.
     pub fn store(&self) -> MutexGuard<'_, Option<Store>> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Always taken before [`Self::store`] when both are needed.
+    pub fn session(&self) -> MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `f` as the signed-in clinician, if there is one and the app is
+    /// not locked. An app idle for longer than the idle lock is locked here,
+    /// whatever the screen did, so a forgotten laptop shows nothing.
+    pub fn as_clinician<T>(
+        &self,
+        f: impl FnOnce(&mut Store, &Actor) -> Result<T, IpcError>,
+    ) -> Result<T, IpcError> {
+        let mut session = self.session();
+        let mut guard = self.store();
+        let store = guard.as_mut().ok_or_else(crate::session::signed_out)?;
+        let actor = session.active_actor(store)?;
+        f(store, &actor)
     }
 }

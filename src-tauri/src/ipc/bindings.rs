@@ -4,15 +4,44 @@
 
 use std::path::Path;
 
+use clinshare_core::audit::{AuditEntry, VerifyReport};
+use clinshare_core::consent::Consent;
+use clinshare_core::media::{ImportReport, Progress};
+use clinshare_core::patients::Patient;
+use clinshare_core::settings::Settings;
 use clinshare_core::StoreStatus;
-use ts_rs::{Config, TS};
+use ts_rs::{Config, TypeVisitor, TS};
 
+use super::audit::{AuditRequest, IdleLockRequest};
+use super::consent::{ConsentRequest, WithdrawRequest};
+use super::media::{
+    AnnotateRequest, AssignRequest, GalleryItem, GalleryRequest, ImportRequest, PickRequest,
+};
+use super::patients::{NewPatientRequest, PatientRecord, PatientRef, PatientSearch};
+use super::session::{SignInRequest, UnlockRequest};
 use super::SetupRequest;
+use crate::session::SessionState;
 
 struct Arg {
     name: &'static str,
     ts_type: String,
-    import: Option<String>,
+}
+
+/// The exported types `T` names: itself, or what it wraps (`Vec<Patient>`).
+fn type_imports<T: TS + 'static>(cfg: &Config) -> Vec<String> {
+    struct Exported<'a>(&'a Config, Vec<String>);
+    impl TypeVisitor for Exported<'_> {
+        fn visit<U: TS + 'static + ?Sized>(&mut self) {
+            if U::output_path().is_some() {
+                self.1.push(U::name(self.0));
+            } else {
+                U::visit_generics(self);
+            }
+        }
+    }
+    let mut found = Exported(cfg, Vec::new());
+    found.visit::<T>();
+    found.1
 }
 
 struct Command {
@@ -21,6 +50,7 @@ struct Command {
     args: Vec<Arg>,
     returns: String,
     imports: Vec<String>,
+    channel: bool,
 }
 
 impl Command {
@@ -31,24 +61,33 @@ impl Command {
             args: Vec::new(),
             returns: "void".into(),
             imports: Vec::new(),
+            channel: false,
         }
     }
 
-    fn arg<T: TS>(mut self, name: &'static str, cfg: &Config) -> Self {
-        let ts_type = T::name(cfg);
+    fn arg<T: TS + 'static>(mut self, name: &'static str, cfg: &Config) -> Self {
+        self.imports.extend(type_imports::<T>(cfg));
         self.args.push(Arg {
             name,
-            import: T::output_path().map(|_| ts_type.clone()),
-            ts_type,
+            ts_type: T::name(cfg),
         });
         self
     }
 
-    fn returns<T: TS>(mut self, cfg: &Config) -> Self {
+    /// A progress channel argument (`tauri::ipc::Channel<T>`).
+    fn channel<T: TS + 'static>(mut self, name: &'static str, cfg: &Config) -> Self {
+        self.imports.extend(type_imports::<T>(cfg));
+        self.channel = true;
+        self.args.push(Arg {
+            name,
+            ts_type: format!("Channel<{}>", T::name(cfg)),
+        });
+        self
+    }
+
+    fn returns<T: TS + 'static>(mut self, cfg: &Config) -> Self {
+        self.imports.extend(type_imports::<T>(cfg));
         self.returns = T::name(cfg);
-        if T::output_path().is_some() {
-            self.imports.push(self.returns.clone());
-        }
         self
     }
 }
@@ -70,6 +109,105 @@ fn commands(cfg: &Config) -> Vec<Command> {
             "report_first_paint",
             "Tell the shell the first screen has been painted (start-up timing).",
         ),
+        Command::new(
+            "session_state",
+            "Who is signed in, and whether the app is locked.",
+        )
+        .returns::<SessionState>(cfg),
+        Command::new(
+            "sign_in",
+            "Sign in with a name and passphrase (attempts are audited and throttled).",
+        )
+        .arg::<SignInRequest>("request", cfg)
+        .returns::<SessionState>(cfg),
+        Command::new("sign_out", "End the session (audited).").returns::<SessionState>(cfg),
+        Command::new(
+            "lock_session",
+            "Lock the app now (audited); the screens show nothing of any patient.",
+        )
+        .returns::<SessionState>(cfg),
+        Command::new(
+            "unlock_session",
+            "Unlock with the signed-in clinician's passphrase.",
+        )
+        .arg::<UnlockRequest>("request", cfg)
+        .returns::<SessionState>(cfg),
+        Command::new(
+            "session_activity",
+            "The screen saw keyboard or pointer input: restart the idle timer.",
+        ),
+        Command::new(
+            "patient_search",
+            "Find patients by name or identifier (audited as a view).",
+        )
+        .arg::<PatientSearch>("request", cfg)
+        .returns::<Vec<Patient>>(cfg),
+        Command::new(
+            "patient_create",
+            "Register a patient; the identifier is checked and must be confirmed.",
+        )
+        .arg::<NewPatientRequest>("request", cfg)
+        .returns::<Patient>(cfg),
+        Command::new(
+            "patient_get",
+            "Open one patient's record: details and consents (audited as a view).",
+        )
+        .arg::<PatientRef>("request", cfg)
+        .returns::<PatientRecord>(cfg),
+        Command::new(
+            "media_list",
+            "Photos of one patient (or the tray), newest first.",
+        )
+        .arg::<GalleryRequest>("request", cfg)
+        .returns::<Vec<GalleryItem>>(cfg),
+        Command::new(
+            "media_assign",
+            "Tag photos to a patient (all or nothing; audited).",
+        )
+        .arg::<AssignRequest>("request", cfg),
+        Command::new("media_annotate", "Set a photo's body site and notes (audited).")
+            .arg::<AnnotateRequest>("request", cfg),
+        Command::new(
+            "import_files",
+            "Import files and folders in the background on every core. Progress arrives on `on_progress`; the report comes back at the end.",
+        )
+        .arg::<ImportRequest>("request", cfg)
+        .channel::<Progress>("on_progress", cfg)
+        .returns::<ImportReport>(cfg),
+        Command::new(
+            "import_cancel",
+            "Cancel the running import; photos already stored stay stored.",
+        ),
+        Command::new(
+            "pick_files",
+            "Show the system's file chooser; the chosen paths (none if cancelled).",
+        )
+        .arg::<PickRequest>("request", cfg)
+        .returns::<Vec<String>>(cfg),
+        Command::new("consent_record", "Record a consent (audited).")
+            .arg::<ConsentRequest>("request", cfg)
+            .returns::<Consent>(cfg),
+        Command::new(
+            "consent_withdraw",
+            "Withdraw a consent, with the reason (audited; final).",
+        )
+        .arg::<WithdrawRequest>("request", cfg)
+        .returns::<Consent>(cfg),
+        Command::new("audit_recent", "The newest audit entries, newest first.")
+            .arg::<AuditRequest>("request", cfg)
+            .returns::<Vec<AuditEntry>>(cfg),
+        Command::new(
+            "audit_verify",
+            "Check the whole hash chain, as `clinshare audit verify` does.",
+        )
+        .returns::<VerifyReport>(cfg),
+        Command::new("settings_get", "The store's settings.").returns::<Settings>(cfg),
+        Command::new(
+            "settings_set_idle_lock",
+            "Change the idle lock (audited); applies at once.",
+        )
+        .arg::<IdleLockRequest>("request", cfg)
+        .returns::<Settings>(cfg),
     ]
 }
 
@@ -93,11 +231,15 @@ fn commands_ts(cmds: &[Command]) -> String {
     let mut imports = std::collections::BTreeSet::new();
     for c in cmds {
         imports.extend(c.imports.iter().cloned());
-        imports.extend(c.args.iter().filter_map(|a| a.import.clone()));
     }
-    let mut out = String::from(
+    let core = if cmds.iter().any(|c| c.channel) {
+        "Channel, invoke"
+    } else {
+        "invoke"
+    };
+    let mut out = format!(
         "// Generated from the Rust command table (src-tauri/src/ipc); do not edit.\n\
-         import { invoke } from \"@tauri-apps/api/core\";\n",
+         import {{ {core} }} from \"@tauri-apps/api/core\";\n"
     );
     for name in &imports {
         out.push_str(&format!("import type {{ {name} }} from \"./{name}\";\n"));
@@ -111,18 +253,8 @@ fn commands_ts(cmds: &[Command]) -> String {
         let payload = if c.args.is_empty() {
             String::new()
         } else {
-            let fields: Vec<String> = c
-                .args
-                .iter()
-                .map(|a| {
-                    let js = camel(a.name);
-                    if js == a.name {
-                        js
-                    } else {
-                        format!("{}: {js}", a.name)
-                    }
-                })
-                .collect();
+            // Tauri maps a command's snake_case arguments to camelCase keys.
+            let fields: Vec<String> = c.args.iter().map(|a| camel(a.name)).collect();
             format!(", {{ {} }}", fields.join(", "))
         };
         out.push_str(&format!(
@@ -141,14 +273,50 @@ fn commands_ts(cmds: &[Command]) -> String {
 /// Write every binding file into `dir`: the types, with the types they
 /// depend on, and `commands.ts`.
 pub fn export(dir: &Path) -> Result<(), String> {
-    let cfg = Config::new().with_out_dir(dir);
+    let cfg = config().with_out_dir(dir);
     let cmds = commands(&cfg);
-    StoreStatus::export_all(&cfg).map_err(|e| e.to_string())?;
-    SetupRequest::export_all(&cfg).map_err(|e| e.to_string())?;
+    macro_rules! export {
+        ($($t:ty),* $(,)?) => {
+            $(<$t>::export_all(&cfg).map_err(|e| e.to_string())?;)*
+        };
+    }
+    export!(
+        StoreStatus,
+        SetupRequest,
+        SessionState,
+        SignInRequest,
+        UnlockRequest,
+        PatientSearch,
+        NewPatientRequest,
+        PatientRef,
+        PatientRecord,
+        Patient,
+        GalleryRequest,
+        GalleryItem,
+        AssignRequest,
+        AnnotateRequest,
+        ImportRequest,
+        Progress,
+        ImportReport,
+        PickRequest,
+        ConsentRequest,
+        WithdrawRequest,
+        Consent,
+        AuditRequest,
+        AuditEntry,
+        VerifyReport,
+        IdleLockRequest,
+        Settings,
+    );
     std::fs::write(dir.join("commands.ts"), commands_ts(&cmds)).map_err(|e| e.to_string())
+}
+
+/// Ids are SQLite rowids, far below 2^53: plain numbers in TypeScript.
+fn config() -> Config {
+    Config::new().with_large_int("number")
 }
 
 /// Names of the commands in the binding table, in order.
 pub fn command_names() -> Vec<&'static str> {
-    commands(&Config::new()).iter().map(|c| c.name).collect()
+    commands(&config()).iter().map(|c| c.name).collect()
 }

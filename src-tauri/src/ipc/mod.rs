@@ -1,7 +1,12 @@
 //! Tauri commands (thin: each forwards to core) and the table that generates
 //! their TypeScript bindings in `ui/src/lib/bindings/`.
 
+pub mod audit;
 mod bindings;
+pub mod consent;
+pub mod media;
+pub mod patients;
+pub mod session;
 
 use clinshare_core::{setup, IpcError, Store, StoreStatus};
 use serde::Deserialize;
@@ -13,6 +18,11 @@ use crate::AppState;
 include!("names.rs");
 
 pub use bindings::{command_names, export as export_bindings};
+
+/// A core error as the UI sees it: its stable code and its message.
+pub(crate) fn ipc<E: clinshare_core::ErrorCode>(e: E) -> IpcError {
+    IpcError::from(&e)
+}
 
 /// What the first-run form sends.
 #[derive(Debug, Deserialize, TS)]

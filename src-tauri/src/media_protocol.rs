@@ -1,0 +1,88 @@
+//! The `media:` URI scheme: the only way pictures reach the webview.
+//!
+//! `media://localhost/thumb/<id>` and `media://localhost/full/<id>` stream
+//! from the encrypted store, so no picture is ever a file, and every response
+//! says `no-store` so the webview keeps none in its disk cache. Nothing is
+//! served while signed out or locked, and viewing a full picture is audited.
+
+use clinshare_core::media;
+use tauri::http::{header, Request, Response, StatusCode};
+use tauri::{AppHandle, Manager};
+
+use crate::ipc::ipc;
+use crate::AppState;
+
+pub const SCHEME: &str = "media";
+
+enum Size {
+    Thumbnail,
+    Full,
+}
+
+/// Answer one request (called off the main thread).
+pub fn respond(app: &AppHandle, request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
+    let Some((size, id)) = parse(request.uri().path()) else {
+        return empty(StatusCode::NOT_FOUND);
+    };
+    let state = app.state::<AppState>();
+    let found = state.as_clinician(|store, actor| {
+        let format = media::format_of(store, &id).map_err(ipc)?;
+        let bytes = match size {
+            Size::Thumbnail => media::thumbnail(store, &id).map_err(ipc)?,
+            Size::Full => media::bytes(store, actor, &id).map_err(ipc)?,
+        };
+        Ok(bytes.zip(format))
+    });
+    match found {
+        Ok(Some((bytes, format))) => {
+            let mime = match size {
+                Size::Thumbnail => "image/jpeg",
+                Size::Full => mime_of(&format),
+            };
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, mime)
+                .header(header::CACHE_CONTROL, "no-store")
+                .header("X-Content-Type-Options", "nosniff")
+                .body(bytes)
+                .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+        Ok(None) => empty(StatusCode::NOT_FOUND),
+        // Signed out or locked: the picture is not shown.
+        Err(_) => empty(StatusCode::FORBIDDEN),
+    }
+}
+
+fn parse(path: &str) -> Option<(Size, String)> {
+    let (size, id) = path.trim_start_matches('/').split_once('/')?;
+    let size = match size {
+        "thumb" => Size::Thumbnail,
+        "full" => Size::Full,
+        _ => return None,
+    };
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| (size, id.to_owned()))
+}
+
+fn mime_of(format: &str) -> &'static str {
+    match format {
+        "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "heic" | "heif" => "image/heif",
+        "avif" => "image/avif",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "3gp" => "video/3gpp",
+        _ => "application/octet-stream",
+    }
+}
+
+fn empty(status: StatusCode) -> Response<Vec<u8>> {
+    let mut response = Response::new(Vec::new());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
