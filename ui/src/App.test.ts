@@ -4,6 +4,7 @@ import userEvent from '@testing-library/user-event'
 import { afterEach, describe, expect, it } from 'vitest'
 import App from './App.svelte'
 import type { IpcError } from './lib/bindings/IpcError'
+import type { SessionState } from './lib/bindings/SessionState'
 import type { StoreStatus } from './lib/bindings/StoreStatus'
 
 type Call = { cmd: string; args: unknown }
@@ -22,6 +23,8 @@ const openStatus: StoreStatus = {
   },
 }
 
+const signedOut: SessionState = { kind: 'signed_out' }
+
 const notInitialised: StoreStatus = { location: LOCATION, state: { kind: 'not_initialised' } }
 
 const keyringError: IpcError = {
@@ -32,9 +35,11 @@ const keyringError: IpcError = {
 /** Mock the Tauri bridge; every invoke is recorded, unknown commands reject. */
 function mockCommands(handlers: Record<string, Handler>): Call[] {
   const calls: Call[] = []
+  // An open store with nobody signed in, unless a test says otherwise.
+  const all: Record<string, Handler> = { session_state: () => signedOut, ...handlers }
   mockIPC((cmd, args) => {
     calls.push({ cmd, args })
-    const handler = handlers[cmd]
+    const handler = all[cmd]
     if (!handler) throw { code: 'test.unknown_command', message: `unexpected ${cmd}` }
     return handler(cmd, args)
   })
@@ -57,7 +62,7 @@ describe('start-up', () => {
     render(App)
     expect(screen.getByRole('status')).toHaveProperty('textContent', 'Opening the secure store…')
     resolve(openStatus)
-    await screen.findByRole('heading', { level: 1, name: 'ClinShare' })
+    await screen.findByRole('heading', { level: 1, name: 'Sign in' })
     expect(screen.queryByText('Opening the secure store…')).toBeNull()
   })
 
@@ -232,17 +237,20 @@ describe('set up this laptop', () => {
     expect(document.activeElement).toBe(field('setup-user'))
   })
 
-  it('creates the store and shows the returned status', async () => {
+  it('creates the store and carries on signed in as its first clinician', async () => {
     const created: StoreStatus = { ...openStatus, location: '/tmp/new-store.db' }
-    const calls = await showForm({ create_store: () => created })
+    const calls = await showForm({
+      create_store: () => created,
+      session_state: () => ({ kind: 'signed_in', user: 'Ann Nurse', idle_lock_minutes: 5 }),
+      patient_search: () => [],
+    })
     await fill('  Ann Nurse ', 'correct horse battery', 'correct horse battery')
-    const location = await screen.findByTestId('store-location')
-    expect(location.textContent?.trim()).toBe('/tmp/new-store.db')
+    await screen.findByRole('heading', { level: 1, name: 'Patients' })
+    expect(screen.getByText('Ann Nurse', { selector: '#signed-in-user' })).toBeTruthy()
     expect(calls.find((c) => c.cmd === 'create_store')?.args).toEqual({
       request: { user: 'Ann Nurse', passphrase: 'correct horse battery' },
     })
     expect(document.getElementById('setup-form')).toBeNull()
-    expect(document.activeElement).toBe(screen.getByRole('heading', { level: 1, name: 'ClinShare' }))
   })
 
   it('shows a rejected create with its code, keeps the name and clears the passphrases', async () => {

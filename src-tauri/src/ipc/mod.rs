@@ -52,7 +52,8 @@ pub fn store_status(state: State<'_, AppState>) -> StoreStatus {
     }
 }
 
-/// Create the encrypted store and its first clinician account.
+/// Create the encrypted store and its first clinician account, and sign
+/// that clinician in.
 #[tauri::command]
 pub fn create_store(
     state: State<'_, AppState>,
@@ -65,7 +66,13 @@ pub fn create_store(
         &request.passphrase,
     )
     .map_err(|e| IpcError::from(&e))?;
+    let mut store = store;
     let status = store.status().map_err(|e| IpcError::from(&e))?;
+    // The person who set the laptop up carries on as its first clinician.
+    let actor = clinshare_core::session::sign_in(&mut store, request.user.trim(), &request.passphrase)
+        .map_err(|e| IpcError::from(&e))?;
+    let mut session = state.session();
+    session.signed_in(&store, actor);
     *state.store() = Some(store);
     Ok(status)
 }

@@ -1,0 +1,285 @@
+// The signed-in app against a mocked shell: every command is recorded and
+// unknown commands reject, so a screen calling something unexpected fails.
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks'
+import type { Channel } from '@tauri-apps/api/core'
+import { render, screen, waitFor, within } from '@testing-library/svelte'
+import userEvent from '@testing-library/user-event'
+import { afterEach, describe, expect, it } from 'vitest'
+import App from './App.svelte'
+import type { GalleryItem } from './lib/bindings/GalleryItem'
+import type { Patient } from './lib/bindings/Patient'
+import type { PatientRecord } from './lib/bindings/PatientRecord'
+import type { Progress } from './lib/bindings/Progress'
+import type { SessionState } from './lib/bindings/SessionState'
+import type { StoreStatus } from './lib/bindings/StoreStatus'
+
+type Call = { cmd: string; args: unknown }
+type Handler = (args: Record<string, unknown>) => unknown
+
+const open: StoreStatus = {
+  location: '/store/clinshare.db',
+  state: { kind: 'open', schema_version: 7, latest_schema_version: 7, encrypted: true, cipher_version: '4.6.1' },
+}
+const signedIn: SessionState = { kind: 'signed_in', user: 'Nurse Jackie', idle_lock_minutes: 5 }
+const jane: Patient = {
+  id: 7,
+  identifier: { kind: 'nhs', value: '9434765919' },
+  identifier_display: '943 476 5919',
+  family_name: 'Doe',
+  given_name: 'Jane',
+  date_of_birth: '1972-04-15',
+  display_name: 'DOE, Jane',
+}
+const photo: GalleryItem = {
+  id: 'a'.repeat(32),
+  patient_id: 7,
+  format: 'jpeg',
+  width: 4000,
+  height: 3000,
+  captured_at: '2026-11-20T10:15:00',
+  imported_at: '2026-11-29T09:00:00Z',
+  size: 3_000_000,
+  has_thumbnail: true,
+  sha256_prefix: 'abcdef012345',
+  body_site: 'left_heel',
+  body_site_detail: null,
+  notes: null,
+  shareable: false,
+}
+const record: PatientRecord = { patient: jane, consents: [], today: '2026-11-29' }
+
+function shell(handlers: Record<string, Handler>, session: SessionState = signedIn): Call[] {
+  const calls: Call[] = []
+  const all: Record<string, Handler> = {
+    store_status: () => open,
+    session_state: () => session,
+    report_first_paint: () => null,
+    patient_search: () => [jane],
+    ...handlers,
+  }
+  mockIPC((cmd, args) => {
+    calls.push({ cmd, args })
+    const h = all[cmd]
+    if (!h) throw { code: 'test.unknown_command', message: `unexpected ${cmd}` }
+    return h((args ?? {}) as Record<string, unknown>)
+  })
+  return calls
+}
+
+afterEach(() => clearMocks())
+
+describe('sign in', () => {
+  it('shows the refusal with its code, clears the passphrase, then signs in', async () => {
+    let attempts = 0
+    const calls = shell(
+      {
+        sign_in: () => {
+          attempts += 1
+          if (attempts === 1) throw { code: 'session.bad_credentials', message: 'The name or passphrase is not right.' }
+          return signedIn
+        },
+      },
+      { kind: 'signed_out' },
+    )
+    render(App)
+    const u = userEvent.setup()
+    await u.type(await screen.findByLabelText('Your name'), 'Nurse Jackie')
+    await u.type(screen.getByLabelText('Passphrase'), 'wrong passphrase')
+    await u.click(screen.getByRole('button', { name: 'Sign in' }))
+    const summary = await screen.findByTestId('error-summary')
+    expect(summary.textContent).toContain('The name or passphrase is not right.')
+    expect(within(summary).getByTestId('sign-in-error-code').textContent).toBe('session.bad_credentials')
+    expect((screen.getByLabelText('Passphrase') as HTMLInputElement).value).toBe('')
+    await u.type(screen.getByLabelText('Passphrase'), 'correct horse battery')
+    await u.click(screen.getByRole('button', { name: 'Sign in' }))
+    await screen.findByRole('heading', { level: 1, name: 'Patients' })
+    expect(calls.filter((c) => c.cmd === 'sign_in')).toHaveLength(2)
+  })
+
+  it('asks for both fields before calling the shell', async () => {
+    const calls = shell({}, { kind: 'signed_out' })
+    render(App)
+    await userEvent.setup().click(await screen.findByRole('button', { name: 'Sign in' }))
+    const summary = await screen.findByTestId('error-summary')
+    expect(summary.textContent).toContain('Enter your name')
+    expect(summary.textContent).toContain('Enter your passphrase')
+    expect(calls.map((c) => c.cmd)).not.toContain('sign_in')
+  })
+})
+
+describe('lock', () => {
+  it('hides every patient detail, including the title, until unlocked', async () => {
+    shell({
+      patient_get: () => record,
+      media_list: () => [photo],
+      lock_session: () => ({ kind: 'locked', user: 'Nurse Jackie' }),
+      unlock_session: (a) => {
+        const request = a.request as { passphrase: string }
+        if (request.passphrase !== 'correct horse battery')
+          throw { code: 'session.bad_credentials', message: 'The name or passphrase is not right.' }
+        return signedIn
+      },
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    await screen.findByRole('heading', { level: 1, name: 'DOE, Jane' })
+    await waitFor(() => expect(document.title).toBe('DOE, Jane – ClinShare'))
+    expect(document.querySelectorAll('img').length).toBe(1)
+
+    await u.click(screen.getByRole('button', { name: 'Lock' }))
+    await screen.findByRole('heading', { level: 1, name: 'ClinShare is locked' })
+    await waitFor(() => expect(document.title).toBe('Locked – ClinShare'))
+    expect(document.body.textContent).not.toContain('DOE')
+    expect(document.body.textContent).not.toContain('943 476 5919')
+    expect(document.querySelectorAll('img').length).toBe(0)
+
+    await u.type(screen.getByLabelText('Passphrase'), 'not it')
+    await u.click(screen.getByRole('button', { name: 'Unlock' }))
+    expect((await screen.findByTestId('unlock-error-code')).textContent).toBe('session.bad_credentials')
+    await u.type(screen.getByLabelText('Passphrase'), 'correct horse battery')
+    await u.click(screen.getByRole('button', { name: 'Unlock' }))
+    await screen.findByRole('heading', { level: 1, name: 'Patients' })
+  })
+})
+
+describe('add a patient', () => {
+  it('shows a wrong check digit against the identifier field and stays on the form', async () => {
+    const calls = shell({
+      patient_create: () => {
+        throw {
+          code: 'identifier.check_digit',
+          message: 'The NHS number "943 476 5918": check digit does not match — please re-read the number.',
+        }
+      },
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('button', { name: 'Add a patient' }))
+    await u.type(screen.getByRole('textbox', { name: 'NHS number' }), '943 476 5918')
+    await u.type(screen.getByLabelText('Type it again'), '943 476 5918')
+    await u.type(screen.getByLabelText('Family name'), 'Doe')
+    await u.type(screen.getByLabelText('Given name'), 'Jane')
+    await u.type(screen.getByLabelText('Date of birth'), '15/04/1972')
+    await u.click(screen.getByRole('button', { name: 'Add patient' }))
+    const summary = await screen.findByTestId('error-summary')
+    const link = within(summary).getByRole('link')
+    expect(link.textContent).toContain('check digit does not match — please re-read the number')
+    expect(link.getAttribute('href')).toBe('#patient-identifier')
+    expect(screen.getByText(/check digit does not match/, { selector: '#patient-identifier-error' })).toBeTruthy()
+    const create = calls.find((c) => c.cmd === 'patient_create')?.args as { request: Record<string, string> }
+    expect(create.request).toEqual({
+      kind: 'nhs',
+      identifier: '943 476 5918',
+      identifier_again: '943 476 5918',
+      family_name: 'Doe',
+      given_name: 'Jane',
+      date_of_birth: '1972-04-15',
+    })
+    expect((screen.getByLabelText('Family name') as HTMLInputElement).value).toBe('Doe')
+  })
+
+  it('refuses a date it cannot read without calling the shell', async () => {
+    const calls = shell({})
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('button', { name: 'Add a patient' }))
+    await u.type(screen.getByLabelText('Date of birth'), '15/04/72')
+    await u.click(screen.getByRole('button', { name: 'Add patient' }))
+    const summary = await screen.findByTestId('error-summary')
+    expect(summary.textContent).toContain('Enter the date of birth as DD/MM/YYYY')
+    expect(calls.map((c) => c.cmd)).not.toContain('patient_create')
+  })
+})
+
+describe('patient page', () => {
+  it('shows consent status, photos, and records consent with the team required for care', async () => {
+    let consents: PatientRecord['consents'] = []
+    const calls = shell({
+      patient_get: () => ({ ...record, consents }),
+      media_list: () => [photo],
+      consent_record: (a) => {
+        const r = a.request as { level: string; recipient_team: string }
+        const c = {
+          id: 1,
+          patient_id: 7,
+          level: r.level,
+          given_by: 'patient',
+          best_interests_reason: null,
+          method: 'verbal',
+          evidence_media_id: null,
+          has_drawn_signature: false,
+          recipient_team: r.recipient_team,
+          expires_on: null,
+          media_ids: [],
+          recorded_at: '2026-11-29T10:00:00Z',
+          recorded_by: 1,
+          withdrawn_at: null,
+          withdrawal_reason: null,
+        } as PatientRecord['consents'][number]
+        consents = [c]
+        return c
+      },
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    expect((await screen.findByTestId('consent-status')).textContent).toBe(
+      'No consent recorded: photos cannot be shared',
+    )
+    expect(screen.getByTestId('patient-identifier').textContent).toContain('943 476 5919')
+    expect(screen.getByTestId('patient-identifier').textContent).toContain('15/04/1972')
+    const gallery = screen.getByTestId('gallery')
+    expect(gallery.textContent).toContain('20 Nov 2026, 10:15, Left heel')
+    expect(gallery.textContent).toContain('Not shareable')
+    expect(gallery.querySelector('img')?.getAttribute('src')).toBe(`media://localhost/thumb/${photo.id}`)
+
+    await u.click(screen.getByRole('button', { name: 'Record consent' }))
+    await u.click(screen.getByRole('button', { name: 'Record consent' }))
+    expect((await screen.findByTestId('error-summary')).textContent).toContain(
+      'Enter the team the photos may be shared with',
+    )
+    expect(calls.map((c) => c.cmd)).not.toContain('consent_record')
+    await u.type(screen.getByLabelText('Team the photos may be shared with'), 'Tissue Viability')
+    await u.click(screen.getByRole('button', { name: 'Record consent' }))
+    await waitFor(() =>
+      expect(screen.getByTestId('consent-status').textContent).toBe(
+        'Consent to share for care with Tissue Viability',
+      ),
+    )
+  })
+})
+
+describe('import', () => {
+  it('shows overall and per-file progress, then what was rejected and why', async () => {
+    let finish: (v: unknown) => void = () => {}
+    let channel: Channel<Progress> | undefined
+    shell({
+      patient_get: () => record,
+      media_list: () => [],
+      pick_files: () => ['/media/card/DCIM'],
+      import_files: (a) => {
+        channel = a.onProgress as Channel<Progress>
+        return new Promise((r) => (finish = r))
+      },
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    await u.click(await screen.findByRole('button', { name: 'Import a folder or camera card…' }))
+    await waitFor(() => expect(channel).toBeDefined())
+    const send = (p: Progress) => channel?.onmessage(p)
+    send({ event: 'found', total: 2 })
+    send({ event: 'preparing', index: 0, name: 'IMG_0001.JPG' })
+    const panel = await screen.findByTestId('import-panel')
+    await waitFor(() => expect(panel.textContent).toContain('IMG_0001.JPG: Removing metadata and checking'))
+    expect(panel.textContent).toContain('Importing to DOE, Jane')
+    expect(within(panel).getByRole('button', { name: 'Cancel import' })).toBeTruthy()
+    send({ event: 'finished', index: 0, name: 'IMG_0001.JPG', outcome: { status: 'imported', id: 'x' }, done: 1, total: 2 })
+    const rejected = { status: 'rejected', code: 'media.unsupported_format', message: 'This is a GIF image; ClinShare accepts JPEG, PNG, WebP, HEIC/AVIF and MP4/MOV.' } as const
+    send({ event: 'finished', index: 1, name: 'anim.gif', outcome: rejected, done: 2, total: 2 })
+    finish({ files: [], skipped_hidden: 0, cancelled: 0 })
+    await waitFor(() => expect(document.getElementById('import-summary')?.textContent).toContain('1 imported, 1 rejected'))
+    expect(document.getElementById('import-rejected')?.textContent).toContain('anim.gif: This is a GIF image')
+  })
+})
