@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks for the foundation: store open time (criterion, release build,
-# real keyring) and app cold start to first painted screen (real window under
-# Xvfb). Prints the figures; not part of the test run.
+# Benchmarks: store open time and opening a 10,000-photo patient (criterion,
+# release build, real keyring), import throughput and peak memory, and app
+# cold start to first painted screen (real window under Xvfb). Prints the
+# figures; not part of the test run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
 RUNS="${RUNS:-10}"
@@ -17,6 +18,13 @@ trap 'remove_private_dir "$KEYRING_DIR"' EXIT
 
 say "Store open, 10,000 rows (criterion, release)"
 with_keyring "$KEYRING_DIR" cargo bench -p clinshare-core --bench store_open --locked
+
+say "Opening a patient with 10,000 photos to the first thumbnails (criterion, release)"
+with_keyring "$KEYRING_DIR" cargo bench -p clinshare-core --bench gallery --locked
+
+say "Import: 100 distinct 12 MP JPEGs (release, all cores)"
+apt_install imagemagick libimage-exiftool-perl time
+with_keyring "$KEYRING_DIR" bench/import/run.sh
 
 say "App start-up to first paint ($RUNS runs, release build, Xvfb)"
 cargo build --release -p clinshare-app -p clinshare-cli --locked

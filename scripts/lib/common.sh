@@ -22,6 +22,8 @@ APT_BUILD=(build-essential pkg-config curl file libssl-dev libdbus-1-dev
 APT_RUN=(gnome-keyring dbus dbus-x11 libsecret-tools)
 APT_TEST=(xvfb webkit2gtk-driver sqlite3 libimage-exiftool-perl imagemagick ffmpeg
     libjpeg-turbo-progs exiv2 python3)
+# Drives the system file chooser in the real-window tests.
+APT_TEST+=(xdotool)
 
 apt_install() {
     local missing=()

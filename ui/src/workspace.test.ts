@@ -278,7 +278,7 @@ describe('import', () => {
     send({ event: 'finished', index: 0, name: 'IMG_0001.JPG', outcome: { status: 'imported', id: 'x' }, done: 1, total: 2 })
     const rejected = { status: 'rejected', code: 'media.unsupported_format', message: 'This is a GIF image; ClinShare accepts JPEG, PNG, WebP, HEIC/AVIF and MP4/MOV.' } as const
     send({ event: 'finished', index: 1, name: 'anim.gif', outcome: rejected, done: 2, total: 2 })
-    finish({ files: [], skipped_hidden: 0, cancelled: 0 })
+    finish({ files: [], skipped_hidden: 0, cancelled: 0, originals_deleted: 0, originals_kept: [] })
     await waitFor(() => expect(document.getElementById('import-summary')?.textContent).toContain('1 imported, 1 rejected'))
     expect(document.getElementById('import-rejected')?.textContent).toContain('anim.gif: This is a GIF image')
   })

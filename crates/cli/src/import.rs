@@ -1,11 +1,12 @@
-//! `clinshare import [--patient REF] PATH...`: files and folders into the
-//! encrypted store, one line per file.
+//! `clinshare import [--patient REF] [--delete-originals] PATH...`: files
+//! and folders into the encrypted store, one line per file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 
 use clap::Args;
-use clinshare_core::media::{self, Outcome};
+use clinshare_core::media::{self, ImportControl, Outcome};
 use clinshare_core::patients;
 use serde_json::json;
 
@@ -18,6 +19,10 @@ pub struct ImportArgs {
     /// The patient the photos are of [default: the Unassigned tray]
     #[arg(long, value_name = "REF")]
     patient: Option<String>,
+    /// Delete each original (e.g. on a camera card) once its photo is
+    /// safely in the store; rejected files and symbolic links are kept
+    #[arg(long)]
+    delete_originals: bool,
     /// Files or folders (walked recursively; hidden files are skipped)
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
@@ -31,7 +36,19 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> ExitCode {
         Ok(ready) => ready,
         Err(failure) => return output::finish(ctx, Err(failure)),
     };
-    let report = media::import_paths(&mut store, &actor, &args.paths, patient);
+    let cancel = AtomicBool::new(false);
+    let report = media::import_paths_with(
+        &mut store,
+        &actor,
+        &args.paths,
+        patient,
+        ImportControl {
+            cancel: &cancel,
+            progress: &mut |_| {},
+            workers: 0,
+            delete_originals: args.delete_originals,
+        },
+    );
 
     let (mut imported, mut duplicate, mut rejected, mut environment) = (0, 0, 0, false);
     let mut text = String::new();
@@ -67,11 +84,19 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> ExitCode {
             "imported": imported,
             "duplicate": duplicate,
             "rejected": rejected,
+            "originals_deleted": report.originals_deleted,
+            "originals_kept": report.originals_kept,
         });
         println!("{doc}");
     } else {
         print!("{text}");
         println!("{imported} imported, {duplicate} duplicate, {rejected} rejected");
+        if args.delete_originals {
+            println!("{} original(s) deleted", report.originals_deleted);
+            for kept in &report.originals_kept {
+                println!("original kept: {kept}");
+            }
+        }
     }
     if environment {
         ExitCode::from(2)

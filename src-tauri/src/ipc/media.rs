@@ -98,6 +98,8 @@ pub struct ImportRequest {
     /// Tag to this patient; `null` puts the photos in the Unassigned tray.
     #[ts(type = "number | null")]
     pub patient_id: Option<i64>,
+    /// Delete each original (a camera card's) once it is safely stored.
+    pub delete_originals: bool,
 }
 
 fn busy() -> IpcError {
@@ -143,6 +145,7 @@ pub async fn import_files(
                 // A closed channel (window reloaded) must not stop the import.
                 progress: &mut |p| drop(on_progress.send(p)),
                 workers: 0,
+                delete_originals: request.delete_originals,
             },
         ))
     })

@@ -69,8 +69,9 @@ pub fn create_store(
     let mut store = store;
     let status = store.status().map_err(|e| IpcError::from(&e))?;
     // The person who set the laptop up carries on as its first clinician.
-    let actor = clinshare_core::session::sign_in(&mut store, request.user.trim(), &request.passphrase)
-        .map_err(|e| IpcError::from(&e))?;
+    let actor =
+        clinshare_core::session::sign_in(&mut store, request.user.trim(), &request.passphrase)
+            .map_err(|e| IpcError::from(&e))?;
     let mut session = state.session();
     session.signed_in(&store, actor);
     *state.store() = Some(store);

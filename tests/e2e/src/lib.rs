@@ -67,6 +67,12 @@ fn free_port() -> u16 {
 impl Session {
     /// Start the app with `data_dir` as its store location.
     pub async fn start(data_dir: &Path) -> Session {
+        Self::start_with_env(data_dir, &[]).await
+    }
+
+    /// Start the app with extra environment variables (e.g. its own
+    /// `TMPDIR` and XDG folders, to scan them afterwards).
+    pub async fn start_with_env(data_dir: &Path, env: &[(&str, &Path)]) -> Session {
         let turn = ONE_AT_A_TIME.lock().await;
         assert!(
             std::env::var_os("DISPLAY").is_some(),
@@ -82,6 +88,7 @@ impl Session {
                 &native_port.to_string(),
             ])
             .env("CLINSHARE_DATA_DIR", data_dir)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -140,6 +147,103 @@ impl Session {
 
     pub async fn click(&self, css: &str) {
         self.find(css).await.click().await.expect("click");
+    }
+
+    /// Run a script in the page; its `return` value comes back as JSON.
+    pub async fn execute(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}"))
+    }
+
+    /// Wait (up to 20 s) until `script` returns `true`.
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.execute(script, vec![]).await == serde_json::Value::Bool(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Drop files onto the element matching `css`, as the desktop does:
+    /// the webview's `tauri://drag-drop` listeners are called exactly as
+    /// the shell calls them for a real drop, with the paths and the
+    /// pointer position (physical pixels) at the element's centre.
+    pub async fn drop_files(&self, css: &str, paths: &[&Path]) {
+        let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let delivered = self
+            .execute(
+                r#"
+                const [css, paths] = arguments;
+                const el = document.querySelector(css);
+                if (!el) return -1;
+                const box = el.getBoundingClientRect();
+                const ratio = window.devicePixelRatio || 1;
+                const position = {
+                    x: (box.left + box.width / 2) * ratio,
+                    y: (box.top + box.height / 2) * ratio,
+                };
+                let delivered = 0;
+                for (const name of Object.getOwnPropertyNames(window)) {
+                    let table;
+                    try { table = window[name]; } catch (_) { continue; }
+                    if (!table || typeof table !== 'object') continue;
+                    const listeners = Object.getOwnPropertyDescriptor(table, 'tauri://drag-drop');
+                    if (!listeners || !listeners.value) continue;
+                    for (const id of Object.getOwnPropertyNames(listeners.value)) {
+                        const l = listeners.value[id];
+                        window.__TAURI_INTERNALS__.runCallback(l.handlerId, {
+                            event: 'tauri://drag-drop',
+                            id: Number(id),
+                            payload: { paths, position },
+                        });
+                        delivered += 1;
+                    }
+                }
+                return delivered;
+                "#,
+                vec![css.into(), paths.into()],
+            )
+            .await;
+        assert!(
+            delivered.as_i64().is_some_and(|n| n > 0),
+            "no drop listener in the page (or no {css}): {delivered}"
+        );
+    }
+
+    /// Run axe-core in the page; panics listing any serious or critical
+    /// violation. `screen` names the screen in the message.
+    pub async fn assert_accessible(&self, screen: &str) {
+        let axe = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../ui/node_modules/axe-core/axe.min.js"),
+        )
+        .expect("axe-core from ui/node_modules (npm ci in ui/)");
+        self.execute(&format!("{axe}\nreturn true;"), vec![]).await;
+        let result = self
+            .client
+            .execute_async(
+                r#"
+                const done = arguments[arguments.length - 1];
+                axe.run(document, { resultTypes: ['violations'] })
+                  .then(r => done(r.violations
+                    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                    .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                  .catch(e => done(['axe failed: ' + e]));
+                "#,
+                vec![],
+            )
+            .await
+            .expect("axe run");
+        assert_eq!(
+            result,
+            serde_json::json!([]),
+            "accessibility violations on the {screen} screen"
+        );
     }
 
     /// Save a screenshot under target/e2e-artefacts.

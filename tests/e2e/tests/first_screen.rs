@@ -1,5 +1,6 @@
 //! The first screen in the real window: set up a store on a fresh laptop,
-//! see its status, and find it again after a restart.
+//! see its status in Settings, and find it again (behind the sign-in
+//! screen) after a restart.
 
 use clinshare_e2e::Session;
 
@@ -30,6 +31,8 @@ async fn set_up_then_store_status_then_reopen() {
     s.type_into("#setup-passphrase-confirm", "correct horse battery staple")
         .await;
     s.click("#setup-submit").await;
+    s.find("#add-patient").await;
+    s.click("#nav-settings").await;
     s.find("#store-status").await;
     let location = s.text("[data-testid=store-location]").await;
     let expected = data
@@ -50,8 +53,10 @@ async fn set_up_then_store_status_then_reopen() {
     assert!(std::fs::metadata(shot).expect("screenshot").len() > 1000);
     s.finish().await;
 
-    // A restart opens the same store through the keyring: no set-up form.
+    // A restart opens the same store through the keyring: no set-up form,
+    // the sign-in screen with the store's status below it.
     let s = Session::start(data.path()).await;
+    s.find("#sign-in-form").await;
     s.find("#store-status").await;
     let encrypted = s.text("[data-testid=store-encrypted]").await;
     assert!(encrypted.starts_with("Yes"));

@@ -58,7 +58,12 @@ class ImportJob {
     return row
   }
 
-  async start(paths: string[], patientId: number | null, target: string): Promise<void> {
+  async start(
+    paths: string[],
+    patientId: number | null,
+    target: string,
+    deleteOriginals = false,
+  ): Promise<void> {
     if (this.running || paths.length === 0) return
     this.running = true
     this.cancelling = false
@@ -71,7 +76,10 @@ class ImportJob {
     const channel = new Channel<Progress>()
     channel.onmessage = (p) => this.apply(p)
     try {
-      this.report = await importFiles({ paths, patient_id: patientId }, channel)
+      this.report = await importFiles(
+        { paths, patient_id: patientId, delete_originals: deleteOriginals },
+        channel,
+      )
     } catch (reason) {
       this.error = toIpcError(reason)
     } finally {

@@ -71,6 +71,11 @@ pub struct ImportReport {
     pub skipped_hidden: usize,
     /// Files not imported because the import was cancelled.
     pub cancelled: usize,
+    /// Originals removed after a verified import (when asked to).
+    pub originals_deleted: usize,
+    /// Originals that could not be removed, and why; their photos are
+    /// safely in the store all the same.
+    pub originals_kept: Vec<String>,
 }
 
 impl ImportReport {
@@ -108,6 +113,10 @@ pub struct ImportControl<'a> {
     pub progress: &'a mut dyn FnMut(Progress),
     /// Threads preparing files; 0 means one per core.
     pub workers: usize,
+    /// Delete each original (e.g. on a camera card) once its photo is
+    /// safely in the store. Symbolic links and their targets are never
+    /// deleted.
+    pub delete_originals: bool,
 }
 
 /// Import files and folders (recursively). Never fails as a whole: each
@@ -128,6 +137,7 @@ pub fn import_paths(
             cancel: &cancel,
             progress: &mut |_| {},
             workers: 0,
+            delete_originals: false,
         },
     )
 }
@@ -150,6 +160,7 @@ pub fn import_paths_with(
         cancel,
         progress,
         workers,
+        delete_originals,
     } = control;
     let limits = Limits::default();
     let mut report = ImportReport::default();
@@ -169,9 +180,15 @@ pub fn import_paths_with(
 
     // Files that could not even be located are finished before any work.
     let mut jobs = Vec::new();
-    for (index, (_, source)) in found.iter_mut().enumerate() {
+    // Only a file read through its own path may be deleted: never the
+    // target of a symbolic link.
+    let mut deletable = vec![false; total];
+    for (index, (path, source)) in found.iter_mut().enumerate() {
         match std::mem::replace(source, Ok(PathBuf::new())) {
-            Ok(path) => jobs.push((index, path)),
+            Ok(read) => {
+                deletable[index] = read == *path;
+                jobs.push((index, read));
+            }
             Err(e) => tracker.finish(index, Outcome::of(Err(e))),
         }
     }
@@ -240,7 +257,55 @@ pub fn import_paths_with(
             None => report.cancelled += 1,
         }
     }
+    if delete_originals {
+        remove_originals(store, &mut report, &deletable);
+    }
     report
+}
+
+/// Delete the originals of the photos now in the store, once the store has
+/// been written through to disk: its log is checkpointed (and so synced)
+/// first, so a power cut cannot lose a photo whose original is gone.
+fn remove_originals(store: &Store, report: &mut ImportReport, deletable: &[bool]) {
+    let safe: Vec<&Path> = report
+        .files
+        .iter()
+        .zip(deletable)
+        .filter(|(f, ok)| {
+            **ok && matches!(
+                f.result,
+                Outcome::Imported { .. } | Outcome::Duplicate { .. }
+            )
+        })
+        .map(|(f, _)| f.path.as_path())
+        .collect();
+    if safe.is_empty() {
+        return;
+    }
+    let synced = store
+        .conn()
+        .query_row("PRAGMA wal_checkpoint(FULL)", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| e.to_string())
+        .and_then(|busy| match busy {
+            0 => Ok(()),
+            _ => Err("the store is busy".to_owned()),
+        });
+    if let Err(why) = synced {
+        let why =
+            format!("The originals were kept: the store could not be synced to disk ({why}).");
+        report.originals_kept = safe.iter().map(|_| why.clone()).collect();
+        return;
+    }
+    let mut kept = Vec::new();
+    let mut deleted = 0;
+    for path in safe {
+        match fs::remove_file(path) {
+            Ok(()) => deleted += 1,
+            Err(e) => kept.push(format!("{}: {}", display_name(path), e.kind())),
+        }
+    }
+    report.originals_deleted = deleted;
+    report.originals_kept = kept;
 }
 
 /// Each file's outcome as it finishes, told to the caller.

@@ -240,6 +240,7 @@ fn a_batch_reports_progress_for_every_file_and_keeps_the_sorted_order() {
             cancel: &cancel,
             progress: &mut |p| events.push(p),
             workers: 2,
+            delete_originals: false,
         },
     );
     let names: Vec<String> = report
@@ -311,6 +312,7 @@ fn a_cancelled_batch_stores_nothing_more_and_counts_what_was_left() {
                 }
             },
             workers: 1,
+            delete_originals: false,
         },
     );
     assert_eq!(report.files.len(), 1, "{report:?}");
@@ -435,4 +437,42 @@ fn body_site_and_notes_are_kept_and_their_text_stays_out_of_the_audit_trail() {
     assert!(BodySite::ALL
         .iter()
         .all(|s| BodySite::from_code(&s.code()) == Some(*s)));
+}
+
+#[test]
+fn originals_are_deleted_only_once_safely_stored_and_never_through_a_link() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let card = photo_folder(&[SONY, CANON]);
+    std::fs::write(card.path().join("02.jpg"), b"not a picture").expect("write");
+    let outside = tempfile::tempdir().expect("outside");
+    let target = outside.path().join("target.jpg");
+    std::fs::write(&target, fixture(SONY)).expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&target, card.path().join("03.jpg")).expect("ln");
+    let cancel = AtomicBool::new(false);
+    let report = import_paths_with(
+        &mut store,
+        &nurse,
+        &[card.path().to_owned()],
+        None,
+        ImportControl {
+            cancel: &cancel,
+            progress: &mut |_| {},
+            workers: 2,
+            delete_originals: true,
+        },
+    );
+    assert_eq!(count(&store, "media"), 2, "{report:?}");
+    assert!(!card.path().join("00.jpg").exists(), "imported: deleted");
+    assert!(!card.path().join("01.jpg").exists(), "imported: deleted");
+    assert!(card.path().join("02.jpg").exists(), "rejected: kept");
+    #[cfg(unix)]
+    {
+        let link = std::fs::symlink_metadata(card.path().join("03.jpg"));
+        assert!(link.is_ok(), "a link is never deleted");
+        assert!(target.exists(), "nor what it points to");
+    }
+    assert_eq!(report.originals_deleted, 2, "{report:?}");
+    assert!(report.originals_kept.is_empty(), "{report:?}");
 }

@@ -9,4 +9,13 @@ skipped_hidden: number,
 /**
  * Files not imported because the import was cancelled.
  */
-cancelled: number, };
+cancelled: number, 
+/**
+ * Originals removed after a verified import (when asked to).
+ */
+originals_deleted: number, 
+/**
+ * Originals that could not be removed, and why; their photos are
+ * safely in the store all the same.
+ */
+originals_kept: Array<string>, };

@@ -8,4 +8,8 @@ paths: Array<string>,
 /**
  * Tag to this patient; `null` puts the photos in the Unassigned tray.
  */
-patient_id: number | null, };
+patient_id: number | null, 
+/**
+ * Delete each original (a camera card's) once it is safely stored.
+ */
+delete_originals: boolean, };
