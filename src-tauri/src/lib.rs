@@ -53,6 +53,7 @@ pub fn run() {
             ipc::patients::patient_search,
             ipc::patients::patient_create,
             ipc::patients::patient_get,
+            ipc::patients::patient_edit,
             ipc::media::media_list,
             ipc::media::media_assign,
             ipc::media::media_annotate,

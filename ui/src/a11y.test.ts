@@ -90,7 +90,7 @@ describe('axe-core (structural rules)', () => {
   it('patient list, add-patient form with errors, patient page and consent form', async () => {
     show(OPEN, undefined, {
       ...SIGNED_IN,
-      patient_get: { patient: JANE, consents: [], today: '2026-11-29' },
+      patient_get: { patient: JANE, history: [], consents: [], today: '2026-11-29' },
       media_list: [
         {
           id: 'a'.repeat(32),

@@ -46,7 +46,7 @@ const photo: GalleryItem = {
   notes: null,
   shareable: false,
 }
-const record: PatientRecord = { patient: jane, consents: [], today: '2026-11-29' }
+const record: PatientRecord = { patient: jane, history: [], consents: [], today: '2026-11-29' }
 
 function shell(handlers: Record<string, Handler>, session: SessionState = signedIn): Call[] {
   const calls: Call[] = []
@@ -281,5 +281,35 @@ describe('import', () => {
     finish({ files: [], skipped_hidden: 0, cancelled: 0, originals_deleted: 0, originals_kept: [] })
     await waitFor(() => expect(document.getElementById('import-summary')?.textContent).toContain('1 imported, 1 rejected'))
     expect(document.getElementById('import-rejected')?.textContent).toContain('anim.gif: This is a GIF image')
+  })
+})
+
+describe('edit a patient', () => {
+  it('keeps the identifier unless a new one is typed, and shows earlier details', async () => {
+    let current = jane
+    let history: PatientRecord['history'] = []
+    const calls = shell({
+      patient_get: () => ({ ...record, patient: current, history }),
+      media_list: () => [],
+      patient_edit: (a) => {
+        const r = a.request as { family_name: string }
+        history = [{ identifier: jane.identifier, family_name: 'Doe', given_name: 'Jane', date_of_birth: '1972-04-15', changed_at: '2026-11-29T10:00:00Z', changed_by: 1 }]
+        current = { ...jane, family_name: r.family_name, display_name: `${r.family_name.toUpperCase()}, Jane` }
+        return current
+      },
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    await u.click(await screen.findByRole('button', { name: 'Edit details' }))
+    expect((screen.getByLabelText('Family name') as HTMLInputElement).value).toBe('Doe')
+    expect((screen.getByLabelText('Date of birth') as HTMLInputElement).value).toBe('15/04/1972')
+    await u.clear(screen.getByLabelText('Family name'))
+    await u.type(screen.getByLabelText('Family name'), 'Smith')
+    await u.click(screen.getByRole('button', { name: 'Save details' }))
+    await screen.findByRole('heading', { level: 1, name: 'SMITH, Jane' })
+    const edit = calls.find((c) => c.cmd === 'patient_edit')?.args as { request: Record<string, unknown> }
+    expect(edit.request).toMatchObject({ patient_id: 7, identifier: '', family_name: 'Smith', date_of_birth: '1972-04-15' })
+    expect(document.getElementById('patient-history')?.textContent).toContain('DOE, Jane, NHS 9434765919, born 15/04/1972')
   })
 })

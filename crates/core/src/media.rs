@@ -178,8 +178,8 @@ pub(crate) fn store_prepared(
     let size = clean.bytes.len() as i64;
     tx.execute(
         "INSERT INTO media (id, patient_id, sha256, format, width, height, orientation, \
-         captured_at, imported_at, imported_by, bytes, thumbnail, size, removed_json) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         captured_at, imported_at, imported_by, has_thumbnail, size, removed_json) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         rusqlite::params![
             id,
             patient,
@@ -194,11 +194,14 @@ pub(crate) fn store_prepared(
             }),
             crate::clock::now_rfc3339(),
             actor.id(),
-            clean.bytes,
-            thumb,
+            thumb.is_some(),
             size,
             removed.to_string(),
         ],
+    )?;
+    tx.execute(
+        "INSERT INTO media_content (media_id, bytes, thumbnail) VALUES (?1, ?2, ?3)",
+        rusqlite::params![id, clean.bytes, thumb],
     )?;
     audit::append(
         &tx,
@@ -302,7 +305,7 @@ pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSumm
     };
     let sql = format!(
         "SELECT id, patient_id, format, width, height, captured_at, imported_at, size, \
-         thumbnail IS NOT NULL, substr(sha256, 1, 12), body_site, body_site_detail, notes \
+         has_thumbnail, substr(sha256, 1, 12), body_site, body_site_detail, notes \
          FROM media WHERE {filter} \
          ORDER BY coalesce(captured_at, imported_at) DESC, rowid DESC"
     );
@@ -346,9 +349,11 @@ pub fn format_of(store: &Store, id: &str) -> Result<Option<String>, StoreError> 
 pub fn thumbnail(store: &Store, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(store
         .conn()
-        .query_row("SELECT thumbnail FROM media WHERE id = ?1", [id], |r| {
-            r.get::<_, Option<Vec<u8>>>(0)
-        })
+        .query_row(
+            "SELECT thumbnail FROM media_content WHERE media_id = ?1",
+            [id],
+            |r| r.get::<_, Option<Vec<u8>>>(0),
+        )
         .optional()?
         .flatten())
 }
@@ -361,7 +366,8 @@ pub fn bytes(store: &mut Store, actor: &Actor, id: &str) -> Result<Option<Vec<u8
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: Option<(Vec<u8>, Option<i64>)> = tx
         .query_row(
-            "SELECT bytes, patient_id FROM media WHERE id = ?1",
+            "SELECT c.bytes, m.patient_id FROM media m \
+             JOIN media_content c ON c.media_id = m.id WHERE m.id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

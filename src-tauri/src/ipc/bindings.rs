@@ -17,7 +17,9 @@ use super::consent::{ConsentRequest, WithdrawRequest};
 use super::media::{
     AnnotateRequest, AssignRequest, GalleryItem, GalleryRequest, ImportRequest, PickRequest,
 };
-use super::patients::{NewPatientRequest, PatientRecord, PatientRef, PatientSearch};
+use super::patients::{
+    EditPatientRequest, NewPatientRequest, PatientRecord, PatientRef, PatientSearch,
+};
 use super::session::{SignInRequest, UnlockRequest};
 use super::SetupRequest;
 use crate::session::SessionState;
@@ -155,6 +157,12 @@ fn commands(cfg: &Config) -> Vec<Command> {
         .arg::<PatientRef>("request", cfg)
         .returns::<PatientRecord>(cfg),
         Command::new(
+            "patient_edit",
+            "Change a patient's details (audited); the earlier details are kept.",
+        )
+        .arg::<EditPatientRequest>("request", cfg)
+        .returns::<Patient>(cfg),
+        Command::new(
             "media_list",
             "Photos of one patient (or the tray), newest first.",
         )
@@ -290,6 +298,7 @@ pub fn export(dir: &Path) -> Result<(), String> {
         NewPatientRequest,
         PatientRef,
         PatientRecord,
+        EditPatientRequest,
         Patient,
         GalleryRequest,
         GalleryItem,

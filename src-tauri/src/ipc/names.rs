@@ -14,6 +14,7 @@ pub const COMMANDS: &[&str] = &[
     "patient_search",
     "patient_create",
     "patient_get",
+    "patient_edit",
     "media_list",
     "media_assign",
     "media_annotate",

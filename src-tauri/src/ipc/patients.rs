@@ -2,7 +2,9 @@
 
 use clinshare_core::consent::{self, Consent};
 use clinshare_core::identifiers::{IdentifierKind, PatientIdentifier};
-use clinshare_core::patients::{self, Confirmation, NewPatient, Patient};
+use clinshare_core::patients::{
+    self, Confirmation, NewPatient, Patient, PatientEdit, PatientHistoryEntry,
+};
 use clinshare_core::IpcError;
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -32,16 +34,35 @@ pub struct NewPatientRequest {
     pub date_of_birth: String,
 }
 
+/// What the "edit details" form sends. A new identifier must be typed
+/// twice (or, for CHI, agree with the date of birth); leave `identifier`
+/// empty to keep the current one.
+#[derive(Debug, Deserialize, TS)]
+pub struct EditPatientRequest {
+    #[ts(type = "number")]
+    pub patient_id: i64,
+    /// `nhs`, `chi`, `hc` or `local`; used with a new identifier.
+    pub kind: String,
+    pub identifier: String,
+    pub identifier_again: String,
+    pub family_name: String,
+    pub given_name: String,
+    /// YYYY-MM-DD.
+    pub date_of_birth: String,
+}
+
 #[derive(Debug, Deserialize, TS)]
 pub struct PatientRef {
     #[ts(type = "number")]
     pub patient_id: i64,
 }
 
-/// One patient's page: details and consents.
+/// One patient's page: details, earlier details and consents.
 #[derive(Debug, Serialize, TS)]
 pub struct PatientRecord {
     pub patient: Patient,
+    /// Earlier versions of the details, oldest first.
+    pub history: Vec<PatientHistoryEntry>,
     /// Oldest first.
     pub consents: Vec<Consent>,
     /// Today, as the store sees it (YYYY-MM-DD), to judge expiry.
@@ -96,6 +117,59 @@ pub fn patient_create(
     })
 }
 
+/// An identifier as typed in a form, with how it was confirmed.
+fn typed_identifier(
+    store: &clinshare_core::Store,
+    kind: &str,
+    typed: &str,
+    again: String,
+) -> Result<(PatientIdentifier, Confirmation), IpcError> {
+    let kind = IdentifierKind::from_code(kind).ok_or_else(|| IpcError {
+        code: "identifier.kind_required".into(),
+        message: "Choose the kind of identifier.".into(),
+    })?;
+    let local = patients::local_pattern(store).map_err(ipc)?;
+    let identifier = PatientIdentifier::parse_as(kind, typed, local.as_ref()).map_err(ipc)?;
+    let confirmation = if again.trim().is_empty() && kind == IdentifierKind::Chi {
+        Confirmation::DateOfBirth
+    } else {
+        Confirmation::Retyped(again)
+    };
+    Ok((identifier, confirmation))
+}
+
+/// Change a patient's details (audited); the earlier details are kept.
+#[tauri::command]
+pub fn patient_edit(
+    state: State<'_, AppState>,
+    request: EditPatientRequest,
+) -> Result<Patient, IpcError> {
+    state.as_clinician(|store, actor| {
+        let identifier = match request.identifier.trim() {
+            "" => None,
+            typed => Some(typed_identifier(
+                store,
+                &request.kind,
+                typed,
+                request.identifier_again,
+            )?),
+        };
+        let date_of_birth = patients::parse_date(&request.date_of_birth).map_err(ipc)?;
+        patients::edit(
+            store,
+            actor,
+            request.patient_id,
+            PatientEdit {
+                identifier,
+                family_name: Some(request.family_name),
+                given_name: Some(request.given_name),
+                date_of_birth: Some(date_of_birth),
+            },
+        )
+        .map_err(ipc)
+    })
+}
+
 /// Open one patient's record: details and consents (audited as a view).
 #[tauri::command]
 pub fn patient_get(
@@ -105,8 +179,10 @@ pub fn patient_get(
     state.as_clinician(|store, actor| {
         let patient = patients::open(store, actor, request.patient_id).map_err(ipc)?;
         let consents = consent::for_patient(store, patient.id).map_err(ipc)?;
+        let history = patients::history(store, patient.id).map_err(ipc)?;
         Ok(PatientRecord {
             patient,
+            history,
             consents,
             today: patients::format_date(patients::today()),
         })

@@ -135,4 +135,45 @@ mod tests {
             20_260_102_000_000
         );
     }
+
+    #[test]
+    fn moving_pictures_to_media_content_keeps_every_byte() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        let split = MIGRATIONS
+            .iter()
+            .position(|m| m.1 == "media_content")
+            .expect("the media_content migration");
+        apply(&mut conn, &MIGRATIONS[..split]).expect("older schema");
+        conn.execute_batch(
+            "INSERT INTO users (id, name, passphrase_hash, created_at) VALUES (1, 'n', 'h', 't');
+             INSERT INTO media (id, sha256, format, width, height, imported_at, imported_by,
+                                bytes, thumbnail, size, removed_json)
+             VALUES ('a', 'sa', 'jpeg', 1, 1, 't', 1, x'FFD8FF01', x'FFD8FF02', 4, '[]'),
+                    ('b', 'sb', 'heic', 1, 1, 't', 1, x'00000018', NULL, 4, '[]');",
+        )
+        .expect("rows at the older schema");
+        apply(&mut conn, MIGRATIONS).expect("migrates");
+        let rows: Vec<(String, Vec<u8>, Option<Vec<u8>>, bool)> = conn
+            .prepare(
+                "SELECT m.id, c.bytes, c.thumbnail, m.has_thumbnail FROM media m \
+                 JOIN media_content c ON c.media_id = m.id ORDER BY m.id",
+            )
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                (
+                    "a".into(),
+                    vec![0xFF, 0xD8, 0xFF, 1],
+                    Some(vec![0xFF, 0xD8, 0xFF, 2]),
+                    true
+                ),
+                ("b".into(), vec![0, 0, 0, 0x18], None, false),
+            ]
+        );
+    }
 }

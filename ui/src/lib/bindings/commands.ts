@@ -6,6 +6,7 @@ import type { AuditEntry } from "./AuditEntry";
 import type { AuditRequest } from "./AuditRequest";
 import type { Consent } from "./Consent";
 import type { ConsentRequest } from "./ConsentRequest";
+import type { EditPatientRequest } from "./EditPatientRequest";
 import type { GalleryItem } from "./GalleryItem";
 import type { GalleryRequest } from "./GalleryRequest";
 import type { IdleLockRequest } from "./IdleLockRequest";
@@ -85,6 +86,11 @@ export function patientCreate(request: NewPatientRequest): Promise<Patient> {
 /** Open one patient's record: details and consents (audited as a view). */
 export function patientGet(request: PatientRef): Promise<PatientRecord> {
   return invoke("patient_get", { request });
+}
+
+/** Change a patient's details (audited); the earlier details are kept. */
+export function patientEdit(request: EditPatientRequest): Promise<Patient> {
+  return invoke("patient_edit", { request });
 }
 
 /** Photos of one patient (or the tray), newest first. */
