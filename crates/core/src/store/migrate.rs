@@ -153,7 +153,8 @@ mod tests {
         )
         .expect("rows at the older schema");
         apply(&mut conn, MIGRATIONS).expect("migrates");
-        let rows: Vec<(String, Vec<u8>, Option<Vec<u8>>, bool)> = conn
+        type Row = (String, Vec<u8>, Option<Vec<u8>>, bool);
+        let rows: Vec<Row> = conn
             .prepare(
                 "SELECT m.id, c.bytes, c.thumbnail, m.has_thumbnail FROM media m \
                  JOIN media_content c ON c.media_id = m.id ORDER BY m.id",
