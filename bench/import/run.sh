@@ -23,7 +23,11 @@ python3 - "$work/base/photo_1.jpg" "$photos" "$n" <<'PY'
 import sys
 src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = bytearray(open(src, 'rb').read())
-i = data.index(b'\xff\xdb')
+# Walk the segments (an EXIF thumbnail has its own DQT inside APP1) to the
+# main image's first quantisation table.
+i = 2
+while data[i + 1] != 0xDB:
+    i += 2 + int.from_bytes(data[i + 2:i + 4], 'big')
 entry = i + 5 + 63  # first table, last (highest-frequency) coefficient
 for k in range(n):
     d = bytearray(data)

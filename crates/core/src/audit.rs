@@ -52,6 +52,7 @@ pub enum AuditAction {
     Share,
     SettingsChange,
     UserCreate,
+    Enrol,
 }
 
 impl AuditAction {
@@ -74,6 +75,7 @@ impl AuditAction {
             AuditAction::Share => "share",
             AuditAction::SettingsChange => "settings_change",
             AuditAction::UserCreate => "user_create",
+            AuditAction::Enrol => "enrol",
         }
     }
 }

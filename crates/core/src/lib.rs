@@ -5,6 +5,8 @@
 
 pub mod audit;
 pub mod consent;
+pub mod directory;
+pub mod enrolment;
 pub mod error;
 /// Identifier validation lives in `clinshare-protocol` so the server runs the
 /// same check; re-exported under its old path.
@@ -13,6 +15,7 @@ pub mod keyvault;
 pub mod media;
 pub mod paths;
 pub mod patients;
+pub mod referrals;
 pub mod session;
 pub mod settings;
 pub mod store;

@@ -263,7 +263,7 @@ fn removed_summary(removed: &[Removed]) -> serde_json::Value {
     )
 }
 
-fn random_id() -> Result<String, StoreError> {
+pub(crate) fn random_id() -> Result<String, StoreError> {
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| StoreError::RandomUnavailable {
         detail: e.to_string(),
