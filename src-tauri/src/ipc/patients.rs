@@ -34,21 +34,16 @@ pub struct NewPatientRequest {
     pub date_of_birth: String,
 }
 
-/// What the "edit details" form sends. A new identifier must be typed
-/// twice (or, for CHI, agree with the date of birth); leave `identifier`
-/// empty to keep the current one.
+/// What the "edit details" form sends: the same fields as for a new
+/// patient. A new identifier must be typed twice (or, for CHI, agree with
+/// the date of birth); leave `identifier` empty to keep the current one.
 #[derive(Debug, Deserialize, TS)]
 pub struct EditPatientRequest {
     #[ts(type = "number")]
     pub patient_id: i64,
-    /// `nhs`, `chi`, `hc` or `local`; used with a new identifier.
-    pub kind: String,
-    pub identifier: String,
-    pub identifier_again: String,
-    pub family_name: String,
-    pub given_name: String,
-    /// YYYY-MM-DD.
-    pub date_of_birth: String,
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub details: NewPatientRequest,
 }
 
 #[derive(Debug, Deserialize, TS)]
@@ -144,25 +139,29 @@ pub fn patient_edit(
     state: State<'_, AppState>,
     request: EditPatientRequest,
 ) -> Result<Patient, IpcError> {
+    let EditPatientRequest {
+        patient_id,
+        details,
+    } = request;
     state.as_clinician(|store, actor| {
-        let identifier = match request.identifier.trim() {
+        let identifier = match details.identifier.trim() {
             "" => None,
             typed => Some(typed_identifier(
                 store,
-                &request.kind,
+                &details.kind,
                 typed,
-                request.identifier_again,
+                details.identifier_again,
             )?),
         };
-        let date_of_birth = patients::parse_date(&request.date_of_birth).map_err(ipc)?;
+        let date_of_birth = patients::parse_date(&details.date_of_birth).map_err(ipc)?;
         patients::edit(
             store,
             actor,
-            request.patient_id,
+            patient_id,
             PatientEdit {
                 identifier,
-                family_name: Some(request.family_name),
-                given_name: Some(request.given_name),
+                family_name: Some(details.family_name),
+                given_name: Some(details.given_name),
                 date_of_birth: Some(date_of_birth),
             },
         )

@@ -170,12 +170,7 @@ pub fn assign(
         return Err(AnnotateError::UnknownPatient);
     }
     for id in media_ids {
-        let previous: Option<Option<i64>> = tx
-            .query_row("SELECT patient_id FROM media WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let Some(previous) = previous else {
+        let Some(previous) = owner(&tx, id)? else {
             return Err(AnnotateError::UnknownMedia);
         };
         if previous == Some(patient_id) {
@@ -216,14 +211,7 @@ pub fn annotate(
     let tx = store
         .conn_mut()
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let patient_id: Option<Option<i64>> = tx
-        .query_row(
-            "SELECT patient_id FROM media WHERE id = ?1",
-            [media_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(patient_id) = patient_id else {
+    let Some(patient_id) = owner(&tx, media_id)? else {
         return Err(AnnotateError::UnknownMedia);
     };
     tx.execute(
@@ -245,6 +233,15 @@ pub fn annotate(
     )?;
     tx.commit()?;
     Ok(())
+}
+
+/// The patient a photo is tagged to (`Some(None)`: the tray); `None` if
+/// there is no such photo.
+fn owner(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<Option<Option<i64>>> {
+    tx.query_row("SELECT patient_id FROM media WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 fn tidy(text: Option<String>, field: &'static str) -> Result<Option<String>, AnnotateError> {
