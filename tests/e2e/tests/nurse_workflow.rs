@@ -251,6 +251,27 @@ async fn a_visit_from_set_up_to_audit_trail() {
     s.click("#unlock-submit").await;
     s.find("#add-patient").await;
 
+    // Dropped anywhere but on a patient, photos go to the Unassigned tray,
+    // not shareable until tagged to a patient.
+    s.click("#nav-tray").await;
+    s.find("#tray-empty").await;
+    s.drop_files("main h1", &[fixture("et_FotoStation.jpg").as_path()])
+        .await;
+    let done = s.text("#import-summary").await;
+    assert!(done.starts_with("1 imported"), "{done}");
+    assert!(s
+        .text("[data-testid=import-panel] h2")
+        .await
+        .contains("Unassigned"));
+    s.click("#import-dismiss").await;
+    s.click(".app-thumb input[type=checkbox]").await;
+    s.type_into("#tray-search", "943 476 5919").await;
+    s.click("#tray-search + button").await;
+    s.click("#tray-patients button").await;
+    assert!(s.text("#tray-message").await.contains("tagged to"));
+    s.find("#tray-empty").await;
+    s.assert_accessible("unassigned tray").await;
+
     // The audit trail lists each step.
     s.click("#nav-audit").await;
     s.find("#audit-table").await;
@@ -268,6 +289,7 @@ async fn a_visit_from_set_up_to_audit_trail() {
         "patient_create",
         "import",
         "consent_record",
+        "tag",
         "view",
         "lock",
         "unlock",
@@ -279,7 +301,7 @@ async fn a_visit_from_set_up_to_audit_trail() {
     }
     assert_eq!(
         actions.iter().filter(|a| *a == "import").count(),
-        4,
+        5,
         "{actions:?}"
     );
     s.click("#audit-verify").await;
