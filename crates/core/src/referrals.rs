@@ -533,6 +533,9 @@ pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, Referra
         )
         .optional()?
         .unwrap_or_default();
+    // The consent names a team as the clinician wrote it; the gate matched
+    // it against the directory's name, so the server is told the team's id.
+    let consented_team = c.recipient_team.as_ref().map(|_| team.team_id.clone());
     Ok(GateOutcome::Clear(Box::new(ReferralManifest {
         protocol_version: PROTOCOL_VERSION,
         idempotency_key: r.id.clone(),
@@ -540,13 +543,13 @@ pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, Referra
             kind: patient.identifier.kind(),
             value: patient.identifier.value().to_owned(),
         },
-        recipient_team: team.team_id,
+        recipient_team: team.team_id.clone(),
         consent: ConsentSummary {
             level: c.level,
             given_by: c.given_by,
             recorded_by,
             recorded_at: c.recorded_at,
-            recipient_team: c.recipient_team,
+            recipient_team: consented_team,
             withdrawn: false,
         },
         clinical_question: r.clinical_question,

@@ -356,6 +356,11 @@ fn the_gate_blocks_without_consent_and_resumes_when_it_is_recorded() {
     assert_eq!(manifest.patient.value, "9434765919");
     assert_eq!(manifest.consent.level, ConsentLevel::Care);
     assert_eq!(manifest.consent.recorded_by, "Nurse Jackie");
+    assert_eq!(
+        manifest.consent.recipient_team.as_deref(),
+        Some("tv"),
+        "as the directory's id"
+    );
     assert_eq!(manifest.media.len(), 2);
     assert!(manifest
         .media
