@@ -73,4 +73,4 @@ done
 
 echo "# single-photo timings (criterion, release):"
 (cd "$root" && CLINSHARE_BENCH_JPEG=$src/photo_01.jpg cargo bench -q -p clinshare-media --bench media -- --noplot 2>/dev/null \
-  | grep -E "^jpeg_12mp|time:" | paste - - | sed -E 's/ +/ /g')
+  | awk '/^jpeg_12mp/ {n = $1} /time:/ {sub(/.*time: +/, ""); print n, "time:", $0}')
