@@ -4,7 +4,8 @@
 #
 # Usage: bench/strip/run.sh [WORKDIR]   (default /tmp/clinshare-bench)
 # "vs clinshare" divides each tool's time by the default (full-decode) run.
-# Needs: ImageMagick, exiftool; optional peers: exiv2, jpegtran
+# "cpu s" is user+sys time of all threads (best run). Needs: ImageMagick,
+# exiftool, /usr/bin/time (Debian: time); optional peers: exiv2, jpegtran
 # (libjpeg-turbo-progs), mat2. Builds the release binary if needed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,18 +24,22 @@ echo "# $n photos, 4000x3000 JPEG, $((bytes / n / 1024)) KiB each, $cores cores"
 now() { date +%s.%N; }
 out=$work/out
 fresh() { rm -rf "$out"; mkdir -p "$out"; }
-declare -A secs
-# time_best NAME RUNS PREP CMD...: best wall time of RUNS runs (PREP untimed).
+declare -A secs cpus
+# time_best NAME RUNS PREP CMD...: best wall time of RUNS runs (PREP untimed),
+# and the least CPU time (user+sys, all threads) of those runs: on a shared
+# machine the wall time also counts waiting for a core, the CPU time does not.
 time_best() {
   local name=$1 runs=$2 prep=$3; shift 3
-  local best=""
+  local best="" cbest=""
   for _ in $(seq "$runs"); do
     fresh; eval "$prep"
-    local t0 t1; t0=$(now); "$@" >/dev/null 2>&1 || true; t1=$(now)
-    local d; d=$(echo "$t1 - $t0" | bc -l)
+    local t0 t1; t0=$(now); /usr/bin/time -f "%U %S" -o "$work/cpu" "$@" >/dev/null 2>&1 || true; t1=$(now)
+    local d c; d=$(echo "$t1 - $t0" | bc -l); c=$(awk '{print $1 + $2}' "$work/cpu" | tail -1)
     if [ -z "$best" ] || [ "$(echo "$d < $best" | bc -l)" = 1 ]; then best=$d; fi
+    if [ -z "$cbest" ] || [ "$(echo "$c < $cbest" | bc -l)" = 1 ]; then cbest=$c; fi
   done
   secs[$name]=$best
+  cpus[$name]=$cbest
 }
 verdict() {  # orientation kept? pixels unchanged? residue left?
   local f=$out/photo_01.jpg o px res
@@ -58,13 +63,14 @@ command -v jpegtran >/dev/null && run_tool "jpegtran -copy none" 1 ":" bash -c "
 command -v mat2 >/dev/null && run_tool "mat2 --inplace" 1 copy_in bash -c "mat2 --inplace '$out'/photo_*.jpg"
 
 ours=${secs["clinshare strip"]}
-printf "%-42s %9s %9s %12s  %s\n" tool seconds files/s "vs clinshare" "result"
+echo "# load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%-42s %9s %9s %12s %8s  %s\n" tool seconds files/s "vs clinshare" "cpu s" "result"
 for name in "clinshare strip" "clinshare strip --verify structure" "cp" "exiftool -all=" "exiftool -all= (keep ICC+Orientation)" "exiv2 rm" "jpegtran -copy none" "mat2 --inplace"; do
   [ -n "${secs[$name]:-}" ] || continue
   s=${secs[$name]}
-  printf "%-42s %9.2f %9.1f %11.2fx  %s\n" "$name" "$s" "$(echo "$n / $s" | bc -l)" "$(echo "$s / $ours" | bc -l)" "${notes[$name]}"
+  printf "%-42s %9.2f %9.1f %11.2fx %8.2f  %s\n" "$name" "$s" "$(echo "$n / $s" | bc -l)" "$(echo "$s / $ours" | bc -l)" "${cpus[$name]}" "${notes[$name]}"
 done
 
 echo "# single-photo timings (criterion, release):"
 (cd "$root" && CLINSHARE_BENCH_JPEG=$src/photo_01.jpg cargo bench -q -p clinshare-media --bench media -- --noplot 2>/dev/null \
-  | grep -E "^jpeg_12mp|time:" | paste - - | sed -E 's/ +/ /g')
+  | awk '/^jpeg_12mp/ {n = $1} /time:/ {sub(/.*time: +/, ""); print n, "time:", $0}')

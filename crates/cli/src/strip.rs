@@ -65,6 +65,12 @@ struct Job {
     relative: PathBuf,
 }
 
+/// Finished outcomes by input index, and how many of them are printed.
+struct Progress {
+    results: Vec<Option<Outcome>>,
+    printed: usize,
+}
+
 enum Outcome {
     Written {
         output: PathBuf,
@@ -125,8 +131,10 @@ fn run_inner(ctx: &Context, args: &StripArgs) -> Result<ExitCode, String> {
         .min(jobs.len().max(1));
     let limits = Limits::default();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    let print = Mutex::new(());
+    let progress = Mutex::new(Progress {
+        results: (0..jobs.len()).map(|_| None).collect(),
+        printed: 0,
+    });
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
@@ -137,18 +145,28 @@ fn run_inner(ctx: &Context, args: &StripArgs) -> Result<ExitCode, String> {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
                     let outcome = process(job, &args.out, &limits, args.verify.into(), &mut buf);
-                    if !ctx.json {
-                        let _guard = print.lock().unwrap_or_else(|p| p.into_inner());
-                        println!("{}", line(job, &outcome));
+                    let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(slot) = p.results.get_mut(i) {
+                        *slot = Some(outcome);
                     }
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
+                    // Lines come out in input order whatever the thread
+                    // timing, so two runs over the same inputs print the same.
+                    while let Some(Some(o)) = p.results.get(p.printed) {
+                        if !ctx.json {
+                            if let Some(j) = jobs.get(p.printed) {
+                                println!("{}", line(j, o));
+                            }
+                        }
+                        p.printed += 1;
+                    }
                 }
             });
         }
     });
-    let results: Vec<Outcome> = results
+    let results: Vec<Outcome> = progress
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
+        .results
         .into_iter()
         .map(|o| {
             o.unwrap_or(Outcome::Failed {

@@ -4,7 +4,10 @@
 //! bench/strip/make-photos.sh); otherwise synthesises a 4000x3000 JPEG with
 //! an EXIF block and a trailer.
 
-use clinshare_media::{sanitise, thumbnail, verify, Format, Limits, PREVIEW_PX, THUMBNAIL_PX};
+use clinshare_media::{
+    sanitise, sanitise_with, thumbnail, verify, Format, Limits, Verification, PREVIEW_PX,
+    THUMBNAIL_PX,
+};
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::ImageEncoder;
 use std::hint::black_box;
@@ -50,6 +53,9 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("sanitise", |b| {
         b.iter(|| sanitise(black_box(&src), &limits).expect("ok"))
+    });
+    g.bench_function("sanitise_structure", |b| {
+        b.iter(|| sanitise_with(black_box(&src), &limits, Verification::Structure).expect("ok"))
     });
     g.bench_function("verify", |b| {
         b.iter(|| verify(black_box(&clean.bytes), Format::Jpeg).expect("ok"))

@@ -4,12 +4,14 @@
 //! Three independent checks: a strict structural re-walk per container
 //! (only allowlisted segments/chunks/boxes, nothing after the end), the
 //! kamadak-exif reader (which must find nothing but Orientation), and a full
-//! pixel decode with the `image` crate for JPEG, PNG and WebP whose size must
-//! match the header.
+//! pixel decode for JPEG (zune-jpeg, strict, luma only), PNG and WebP (the
+//! `image` crate) whose size must match the header.
 
 use crate::{bmff, jpeg, png, sniff, webp, Format, Limits, MediaError};
 use serde::Serialize;
 use std::io::Cursor;
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
 
 /// What verification established about a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,7 +80,9 @@ pub(crate) fn verify_inner(
         Some(f) => {
             let (w, h) = match level {
                 Verification::Full => decode_dimensions(bytes, f, limits),
-                Verification::Structure => header_dimensions(bytes, f, limits),
+                Verification::Structure => {
+                    header_dimensions(bytes, f, limits).map_err(|e| e.to_string())
+                }
             }
             .map_err(|e| fail(format!("the picture does not decode: {e}")))?;
             if (w, h) != (width, height) {
@@ -154,9 +158,59 @@ fn decode_dimensions(
     bytes: &[u8],
     f: image::ImageFormat,
     limits: &Limits,
-) -> Result<(u32, u32), image::ImageError> {
-    let img = decode(bytes, f, limits)?;
+) -> Result<(u32, u32), String> {
+    if f == image::ImageFormat::Jpeg {
+        return jpeg_decode_dimensions(bytes, limits);
+    }
+    let img = decode(bytes, f, limits).map_err(|e| e.to_string())?;
     Ok((img.width(), img.height()))
+}
+
+/// Decodes a JPEG with zune-jpeg (the decoder behind `image`) in strict mode,
+/// to luma only where the picture has a luma channel.
+///
+/// Strict mode makes every problem that the lenient mode used by `image`
+/// logs and papers over (bad Huffman codes, premature end of data, stray
+/// markers) an error, so it rejects at least what `image` rejects. Luma
+/// output still entropy-decodes every block of every component, because the
+/// bitstream cannot be skipped; it only leaves out chroma's inverse transform,
+/// upsampling and colour conversion, and a third of the pixel buffer.
+fn jpeg_decode_dimensions(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), String> {
+    let max = usize::try_from(limits.max_dimension).unwrap_or(usize::MAX);
+    let options = zune_core::options::DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(max)
+        .set_max_height(max);
+    let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    d.decode_headers().map_err(|e| e.to_string())?;
+    // Luma where zune can derive it (YCbCr, grey); CMYK/YCCK to RGB as
+    // `image` asks for.
+    let out = match d.input_colorspace() {
+        Some(ColorSpace::YCbCr | ColorSpace::Luma | ColorSpace::LumaA) => ColorSpace::Luma,
+        _ => ColorSpace::RGB,
+    };
+    d.set_options(options.jpeg_set_out_colorspace(out));
+    let (w, h) = d.dimensions().ok_or("no frame header")?;
+    let (w32, h32) = (
+        u32::try_from(w).map_err(|e| e.to_string())?,
+        u32::try_from(h).map_err(|e| e.to_string())?,
+    );
+    limits
+        .check_dimensions(w32, h32)
+        .map_err(|e| e.to_string())?;
+    let pixels = d.decode().map_err(|e| e.to_string())?;
+    // Anything but one sample per pixel and channel means the picture was
+    // not produced whole.
+    if Some(pixels.len())
+        != w.checked_mul(h)
+            .and_then(|n| n.checked_mul(out.num_components()))
+    {
+        return Err(format!(
+            "decoded {} bytes for a {w}x{h} picture",
+            pixels.len()
+        ));
+    }
+    Ok((w32, h32))
 }
 
 /// The size as a decoder sees it from the headers alone.

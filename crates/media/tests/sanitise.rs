@@ -333,3 +333,19 @@ fn report_serialises_without_values() {
     assert!(!json.contains("ExifTool"));
     assert_eq!(s.sha256_hex().len(), 64);
 }
+
+#[test]
+fn full_verification_rejects_corrupt_entropy_data() {
+    let s = clean("ia_landscape_6.jpg");
+    let scan = jpeg::scan_data(&s.bytes).expect("scan");
+    assert!(scan.len() > 1000, "the fixture needs a real scan");
+    let at = s.bytes.len() - scan.len() / 2;
+    let mut bad = s.bytes.clone();
+    // Stuffed 0xFF bytes are runs of one-bits: no Huffman table has such a
+    // code. A lenient decoder greys out the rest and accepts the file.
+    for (i, b) in bad[at..at + 64].iter_mut().enumerate() {
+        *b = if i % 2 == 0 { 0xFF } else { 0x00 };
+    }
+    let e = verify(&bad, Format::Jpeg).expect_err("corrupt scan must not verify");
+    assert_eq!(e.code(), "media.verification_failed", "{e}");
+}
