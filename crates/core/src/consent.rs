@@ -27,58 +27,7 @@ use crate::store::{Store, StoreError};
 const MAX_TEXT_CHARS: usize = 500;
 const MAX_SIGNATURE_BYTES: usize = 256 * 1024;
 
-/// IMI consent levels, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ConsentLevel {
-    /// For the clinical record only.
-    Record,
-    /// Sharing with a named team for the patient's care.
-    Care,
-    /// Teaching of healthcare staff.
-    Teaching,
-    /// Publication (journals, books, the public domain).
-    Publication,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-pub enum GivenBy {
-    #[serde(rename = "patient")]
-    Patient,
-    /// A person with parental responsibility.
-    #[serde(rename = "parent")]
-    Parent,
-    /// Lasting power of attorney for health and welfare.
-    #[serde(rename = "attorney")]
-    Attorney,
-    /// A best-interests decision by the clinician (the patient lacks capacity).
-    #[serde(rename = "best-interests")]
-    BestInterests,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ConsentMethod {
-    Verbal,
-    Written,
-    Signature,
-}
-
-macro_rules! codes {
-    ($t:ty { $($v:ident = $s:literal),* $(,)? }) => {
-        impl $t {
-            pub fn code(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-            pub fn from_code(code: &str) -> Option<Self> {
-                match code { $($s => Some(Self::$v),)* _ => None }
-            }
-        }
-    };
-}
-codes!(ConsentLevel { Record = "record", Care = "care", Teaching = "teaching", Publication = "publication" });
-codes!(GivenBy { Patient = "patient", Parent = "parent", Attorney = "attorney", BestInterests = "best-interests" });
-codes!(ConsentMethod { Verbal = "verbal", Written = "written", Signature = "signature" });
+pub use clinshare_protocol::consent::{ConsentLevel, ConsentMethod, GivenBy};
 
 /// A consent to record.
 #[derive(Debug, Clone)]

@@ -4,33 +4,9 @@
 use serde::Serialize;
 use ts_rs::TS;
 
-/// Whether an error was a refusal of the request (bad input, policy) or a
-/// failure of the environment (keyring, disk, damaged store).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// The request was refused or its input rejected: exit status 1.
-    Refused,
-    /// The environment failed: exit status 2.
-    Environment,
-}
-
-impl ErrorClass {
-    /// The `clinshare` exit status for this class (see the CLI contract).
-    pub fn exit_status(self) -> u8 {
-        match self {
-            ErrorClass::Refused => 1,
-            ErrorClass::Environment => 2,
-        }
-    }
-}
-
-/// Implemented by every error enum that can reach a user.
-pub trait ErrorCode: std::error::Error {
-    /// Stable, dotted, lower-case code such as `store.key_mismatch`.
-    /// Codes are a public interface: never rename one, only add.
-    fn code(&self) -> &'static str;
-    fn class(&self) -> ErrorClass;
-}
+// One definition for both sides of the wire, so server and app errors
+// share codes and exit classes.
+pub use clinshare_protocol::error::{ErrorClass, ErrorCode};
 
 /// The shape every error takes when it crosses to the UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]

@@ -6,7 +6,9 @@
 pub mod audit;
 pub mod consent;
 pub mod error;
-pub mod identifiers;
+/// Identifier validation lives in `clinshare-protocol` so the server runs the
+/// same check; re-exported under its old path.
+pub use clinshare_protocol::identifier as identifiers;
 pub mod keyvault;
 pub mod media;
 pub mod paths;

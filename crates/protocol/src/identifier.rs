@@ -30,7 +30,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 use ts_rs::TS;
 
@@ -40,7 +40,7 @@ use crate::error::{ErrorClass, ErrorCode};
 pub const MAX_LOCAL_CHARS: usize = 20;
 
 /// Which scheme an identifier belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifierKind {
     Nhs,
@@ -254,8 +254,9 @@ impl PatientIdentifier {
         &self.value
     }
 
-    /// Rebuild from stored, already validated parts.
-    pub(crate) fn from_stored(kind: IdentifierKind, value: String) -> Self {
+    /// Rebuild from parts that were validated before they were stored.
+    /// Never use this on input from outside: parse it instead.
+    pub fn from_stored(kind: IdentifierKind, value: String) -> Self {
         PatientIdentifier { kind, value }
     }
 

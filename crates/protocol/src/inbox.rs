@@ -1,0 +1,29 @@
+//! A recipient team's inbox: `GET /v1/inbox`, `GET /v1/inbox/{id}`,
+//! `GET /v1/inbox/{id}/media/{sha256}`, `POST /v1/inbox/{id}/ack`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::referral::{ConsentSummary, MediaItem, PatientRef, ReferralState, Urgency};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub referral_id: String,
+    pub recipient_team: String,
+    pub urgency: Urgency,
+    pub state: ReferralState,
+    pub delivered_at: String,
+    pub acknowledged_at: Option<String>,
+    pub consent_withdrawn: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxReferral {
+    pub item: InboxItem,
+    pub patient: PatientRef,
+    pub consent: ConsentSummary,
+    pub clinical_question: String,
+    /// Empty once consent was withdrawn: the files are no longer available.
+    pub media: Vec<MediaItem>,
+    pub sender_name: String,
+    pub sender_team: Option<String>,
+}
