@@ -71,6 +71,23 @@ impl From<StoreError> for AdminError {
     }
 }
 
+/// The store for this data directory: PostgreSQL when a URL is given
+/// (scale-out mode), else the embedded database in the data directory.
+pub async fn open_store(
+    data_dir: &Path,
+    database: Option<&str>,
+) -> Result<Arc<dyn Store>, AdminError> {
+    match database {
+        Some(url) => {
+            crate::fsutil::create_private_dir(data_dir)
+                .map_err(|e| AdminError::DataDir(e.to_string()))?;
+            let store = crate::store::postgres::PostgresStore::connect(url).await?;
+            Ok(Arc::new(store))
+        }
+        None => open_sqlite(data_dir),
+    }
+}
+
 /// Opens the embedded database in `data_dir`, creating the folder (0700).
 pub fn open_sqlite(data_dir: &Path) -> Result<Arc<dyn Store>, AdminError> {
     crate::fsutil::create_private_dir(data_dir).map_err(|e| AdminError::DataDir(e.to_string()))?;

@@ -20,11 +20,16 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use crate::error::ApiError;
 use crate::fsutil;
 
+/// Dropping it releases the file lock (closing the file) and the mutex.
+pub struct UploadLock {
+    _file: std::fs::File,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
 pub struct BlobStore {
     root: PathBuf,
     partial: PathBuf,
-    /// One writer per partial file in this process. Several instances
-    /// sharing one blob folder would need a file lock as well (not built).
+    /// One writer per partial file in this process (see [`BlobStore::lock`]).
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -61,8 +66,14 @@ impl BlobStore {
         Ok(self.root.join(sha256))
     }
 
-    /// Serialises writers of one partial file.
-    pub async fn lock(&self, referral_id: &str, sha256: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    /// Serialises writers of one partial file: a mutex for this process and
+    /// an advisory file lock (`flock`) for other instances sharing the blob
+    /// folder on one host. Held until the guard is dropped.
+    pub async fn lock(&self, referral_id: &str, sha256: &str) -> Result<UploadLock, ApiError> {
+        let key = format!("{referral_id}-{sha256}");
+        let lock_path = self
+            .partial_path(referral_id, sha256)?
+            .with_extension("lock");
         let m = {
             let mut locks = match self.locks.lock() {
                 Ok(l) => l,
@@ -71,9 +82,25 @@ impl BlobStore {
             if locks.len() > 10_000 {
                 locks.retain(|_, m| Arc::strong_count(m) > 1);
             }
-            Arc::clone(locks.entry(format!("{referral_id}-{sha256}")).or_default())
+            Arc::clone(locks.entry(key).or_default())
         };
-        m.lock_owned().await
+        let local = m.lock_owned().await;
+        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)?;
+            f.lock()?;
+            Ok(f)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+        Ok(UploadLock {
+            _file: file,
+            _local: local,
+        })
     }
 
     /// Bytes held for a file still uploading.
@@ -147,12 +174,16 @@ impl BlobStore {
         format: MediaFormat,
     ) -> Result<(), ApiError> {
         let path = self.partial_path(referral_id, sha256)?;
+        let dest = self.final_path(sha256)?;
+        if !path.exists() && dest.exists() {
+            // Verified and moved by an earlier request (or another instance).
+            return Ok(());
+        }
         let verdict = check_file(&path, sha256, size, format).await;
         if let Err(e) = verdict {
             let _ = tokio::fs::remove_file(&path).await;
             return Err(e);
         }
-        let dest = self.final_path(sha256)?;
         tokio::fs::rename(&path, &dest)
             .await
             .map_err(ApiError::internal)?;

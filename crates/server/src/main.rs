@@ -25,6 +25,10 @@ struct Cli {
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// PostgreSQL URL (`postgres://user@host:port/db`): scale-out mode, for
+    /// `serve` and `admin` alike. Without it, the embedded SQLite store.
+    #[arg(long, env = "CLINSHARE_SERVER_DATABASE", global = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,9 +39,6 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
-        /// PostgreSQL URL for scale-out mode (not available in this build).
-        #[arg(long)]
-        database: Option<String>,
         /// PEM certificate chain; with --key, replaces the generated pair.
         #[arg(long, requires = "key")]
         cert: Option<PathBuf>,
@@ -140,7 +141,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve {
             listen,
-            database,
             cert,
             key,
             insecure_http_behind_proxy,
@@ -149,13 +149,6 @@ fn main() -> ExitCode {
                 .json()
                 .with_writer(std::io::stderr)
                 .init();
-            if database.is_some() {
-                eprintln!(
-                    "clinshare-server: --database (PostgreSQL scale-out mode) is not available in \
-                     this build; run without it for the embedded SQLite store."
-                );
-                return ExitCode::from(2);
-            }
             let transport = if insecure_http_behind_proxy {
                 Transport::InsecureHttpBehindProxy
             } else {
@@ -166,6 +159,7 @@ fn main() -> ExitCode {
             let json = cli.json;
             let opts = ServeOptions {
                 data_dir,
+                database: cli.database.clone(),
                 listen,
                 transport,
                 config: Config::default(),
@@ -196,7 +190,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Admin { command } => {
-            match runtime.block_on(run_admin(&data_dir, command, cli.json)) {
+            match runtime.block_on(run_admin(
+                &data_dir,
+                cli.database.as_deref(),
+                command,
+                cli.json,
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("clinshare-server: {e} ({})", e.code());
@@ -230,10 +229,11 @@ fn read_password(var: Option<&str>) -> Result<String, AdminError> {
 
 async fn run_admin(
     data_dir: &std::path::Path,
+    database: Option<&str>,
     command: AdminCommand,
     json: bool,
 ) -> Result<(), AdminError> {
-    let store = admin::open_sqlite(data_dir)?;
+    let store = admin::open_store(data_dir, database).await?;
     let store = store.as_ref();
     match command {
         AdminCommand::Team {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::admin::open_sqlite;
+use crate::admin::{open_sqlite, open_store};
 use crate::blobs::BlobStore;
 use crate::keys::ServerKeys;
 use crate::state::{AppState, Config};
@@ -35,6 +35,8 @@ pub enum Transport {
 
 pub struct ServeOptions {
     pub data_dir: PathBuf,
+    /// PostgreSQL URL (scale-out mode); `None` for the embedded store.
+    pub database: Option<String>,
     pub listen: SocketAddr,
     pub transport: Transport,
     pub config: Config,
@@ -64,7 +66,10 @@ pub async fn run(
     opts: ServeOptions,
     on_ready: impl FnOnce(SocketAddr, Option<&str>),
 ) -> Result<(), ServeError> {
-    let state = embedded_state(&opts.data_dir, opts.config)?;
+    let store = open_store(&opts.data_dir, opts.database.as_deref())
+        .await
+        .map_err(|e| ServeError::Setup(e.to_string()))?;
+    let state = state_with_store(&opts.data_dir, store, opts.config)?;
     let app = crate::app(state);
     let listener =
         std::net::TcpListener::bind(opts.listen).map_err(|source| ServeError::Listen {

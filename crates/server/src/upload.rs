@@ -85,7 +85,7 @@ pub async fn put_chunk(
         .find(|m| m.sha256 == sha256)
         .cloned()
         .ok_or(ApiError::NotFound)?;
-    let _guard = state.blobs.lock(&r.id, &sha256).await;
+    let _guard = state.blobs.lock(&r.id, &sha256).await?;
     // Re-read under the lock: another request may have finished this file.
     let r = state
         .store

@@ -1,5 +1,6 @@
-//! Router tests with `oneshot`: every endpoint and each refusal, on the
-//! embedded (SQLite) backend.
+//! Router tests with `oneshot`: every endpoint and each refusal. Each
+//! behaviour runs on both backends: `sqlite::*` (embedded) and
+//! `postgres::*` (a throwaway cluster, see `common/pg.rs`).
 
 mod common;
 
@@ -34,9 +35,7 @@ fn code(body: &serde_json::Value) -> &str {
     body["code"].as_str().unwrap_or("")
 }
 
-#[tokio::test]
-async fn health_ready_and_openapi_are_open() {
-    let s = Server::start().await;
+async fn health_ready_and_openapi_are_open(s: Server) {
     for path in ["/health", "/ready", "/openapi.json"] {
         let (status, body) = json(
             s.send(Request::get(path).body(Body::empty()).expect("req"))
@@ -60,9 +59,7 @@ async fn health_ready_and_openapi_are_open() {
     }
 }
 
-#[tokio::test]
-async fn every_v1_route_refuses_unsigned_requests() {
-    let s = Server::start().await;
+async fn every_v1_route_refuses_unsigned_requests(s: Server) {
     for (path, method) in clinshare_server::openapi::PATHS {
         if !path.starts_with("/v1/") || *path == "/v1/enrol" {
             continue;
@@ -81,9 +78,7 @@ async fn every_v1_route_refuses_unsigned_requests() {
     }
 }
 
-#[tokio::test]
-async fn enrolment_codes_work_once_and_expire() {
-    let s = Server::start().await;
+async fn enrolment_codes_work_once_and_expire(s: Server) {
     let code = s.enrol_code().await;
     let device = Client::new_device();
     let (status, body) = json(s.send(device.enrol_request(&code)).await).await;
@@ -127,9 +122,7 @@ fn code_of(body: &serde_json::Value) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn signatures_timestamps_nonces_and_body_hashes_are_checked() {
-    let s = Server::start().await;
+async fn signatures_timestamps_nonces_and_body_hashes_are_checked(s: Server) {
     let c = s.client("alice").await;
 
     // Replay: the same signed request twice.
@@ -208,9 +201,7 @@ async fn signatures_timestamps_nonces_and_body_hashes_are_checked() {
     );
 }
 
-#[tokio::test]
-async fn sign_in_checks_the_password_and_disabled_users_are_refused_next_request() {
-    let s = Server::start().await;
+async fn sign_in_checks_the_password_and_disabled_users_are_refused_next_request(s: Server) {
     let mut c = s.client("alice").await;
     let (status, body) = c.sign_in(&s, "alice", "wrong password!!").await;
     assert_eq!(
@@ -239,9 +230,7 @@ async fn sign_in_checks_the_password_and_disabled_users_are_refused_next_request
     );
 }
 
-#[tokio::test]
-async fn revoked_devices_are_refused_on_their_next_request() {
-    let s = Server::start().await;
+async fn revoked_devices_are_refused_on_their_next_request(s: Server) {
     let c = s.client("alice").await;
     assert_eq!(
         s.send(c.get("/v1/directory")).await.status(),
@@ -263,9 +252,7 @@ async fn revoked_devices_are_refused_on_their_next_request() {
     );
 }
 
-#[tokio::test]
-async fn the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals() {
-    let s = Server::start().await;
+async fn the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals(s: Server) {
     let c = s.client("alice").await;
     let (status, body) = json(s.send(c.get("/v1/directory")).await).await;
     assert_eq!(status, StatusCode::OK);
@@ -296,9 +283,7 @@ async fn the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals
     assert_ne!(bytes, canonical_json(&newer.payload).expect("json"));
 }
 
-#[tokio::test]
-async fn intake_refuses_what_the_app_should_never_have_sent() {
-    let s = Server::start().await;
+async fn intake_refuses_what_the_app_should_never_have_sent(s: Server) {
     let c = s.client("alice").await;
     let jpeg = clean_jpeg();
     let base = manifest(&s.tissue_viability, "refusals-0001", &[&jpeg]);
@@ -371,9 +356,7 @@ async fn intake_refuses_what_the_app_should_never_have_sent() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn a_complete_verified_referral_reaches_only_the_recipient_team() {
-    let s = Server::start().await;
+async fn a_complete_verified_referral_reaches_only_the_recipient_team(s: Server) {
     let alice = s.client("alice").await;
     let bob = s.client("bob").await;
     let carol = s.client("carol").await;
@@ -517,9 +500,7 @@ async fn a_complete_verified_referral_reaches_only_the_recipient_team() {
     assert!(entries >= 10, "{entries}");
 }
 
-#[tokio::test]
-async fn a_repeated_manifest_returns_the_same_referral_and_a_changed_one_is_refused() {
-    let s = Server::start().await;
+async fn a_repeated_manifest_returns_the_same_referral_and_a_changed_one_is_refused(s: Server) {
     let alice = s.client("alice").await;
     let jpeg = clean_jpeg();
     let m = manifest(&s.tissue_viability, "idempotent-0001", &[&jpeg]);
@@ -537,9 +518,7 @@ async fn a_repeated_manifest_returns_the_same_referral_and_a_changed_one_is_refu
     );
 }
 
-#[tokio::test]
-async fn a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again() {
-    let s = Server::start().await;
+async fn a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again(s: Server) {
     let alice = s.client("alice").await;
     let jpeg = clean_jpeg();
     let m = manifest(&s.tissue_viability, "bad-hash-0001", &[&jpeg]);
@@ -566,9 +545,7 @@ async fn a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again() 
     assert_eq!(body["referral_state"], "delivered");
 }
 
-#[tokio::test]
-async fn a_file_with_residual_metadata_is_refused() {
-    let s = Server::start().await;
+async fn a_file_with_residual_metadata_is_refused(s: Server) {
     let alice = s.client("alice").await;
     let bob = s.client("bob").await;
     let dirty = FIXTURE_WITH_EXIF.to_vec();
@@ -586,9 +563,7 @@ async fn a_file_with_residual_metadata_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn an_upload_longer_than_the_manifest_says_is_refused() {
-    let s = Server::start().await;
+async fn an_upload_longer_than_the_manifest_says_is_refused(s: Server) {
     let alice = s.client("alice").await;
     let jpeg = clean_jpeg();
     let m = manifest(&s.tissue_viability, "too-long-0001", &[&jpeg]);
@@ -613,9 +588,7 @@ async fn an_upload_longer_than_the_manifest_says_is_refused() {
     assert_eq!(body["offset"], 0);
 }
 
-#[tokio::test]
-async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it() {
-    let s = Server::start().await;
+async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Server) {
     let alice = s.client("alice").await;
     let bob = s.client("bob").await;
     let jpeg = clean_jpeg();
@@ -698,3 +671,45 @@ fn audit_dump(s: &Server) -> String {
         .expect("rows");
     rows.join("\n")
 }
+
+/// One `#[tokio::test]` per backend for each behaviour above.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(Server::start().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL binaries (scripts/test.sh)"]
+                async fn $name() {
+                    super::$name(Server::start_postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    health_ready_and_openapi_are_open,
+    every_v1_route_refuses_unsigned_requests,
+    enrolment_codes_work_once_and_expire,
+    signatures_timestamps_nonces_and_body_hashes_are_checked,
+    sign_in_checks_the_password_and_disabled_users_are_refused_next_request,
+    revoked_devices_are_refused_on_their_next_request,
+    the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals,
+    intake_refuses_what_the_app_should_never_have_sent,
+    a_complete_verified_referral_reaches_only_the_recipient_team,
+    a_repeated_manifest_returns_the_same_referral_and_a_changed_one_is_refused,
+    a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again,
+    a_file_with_residual_metadata_is_refused,
+    an_upload_longer_than_the_manifest_says_is_refused,
+    consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
+);

@@ -9,6 +9,7 @@
 //! - a referral becomes `delivered` only when all its media are verified;
 //! - the audit chain is appended under the database's own serialisation.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

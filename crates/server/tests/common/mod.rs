@@ -1,6 +1,9 @@
 //! One harness for the server's tests: a data directory, the router, a
-//! signing device, signed requests, and a small directory of teams.
+//! signing device, signed requests, and a small directory of teams, on
+//! either backend.
 #![allow(dead_code)]
+
+pub mod pg;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -58,6 +61,23 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let state =
             clinshare_server::serve::embedded_state(dir.path(), test_config()).expect("state");
+        Self::with_state(dir, state).await
+    }
+
+    /// The same, on a fresh PostgreSQL database (blobs and keys in a
+    /// temp data directory).
+    pub async fn start_postgres() -> Server {
+        let url = pg::new_database().await;
+        Self::start_postgres_at(&url).await
+    }
+
+    pub async fn start_postgres_at(url: &str) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = admin::open_store(dir.path(), Some(url))
+            .await
+            .expect("postgres store");
+        let state = clinshare_server::serve::state_with_store(dir.path(), store, test_config())
+            .expect("state");
         Self::with_state(dir, state).await
     }
 
