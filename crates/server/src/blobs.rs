@@ -31,6 +31,10 @@ pub struct BlobStore {
     partial: PathBuf,
     /// One writer per partial file in this process (see [`BlobStore::lock`]).
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Verification holds a whole file and its decoded pixels in memory:
+    /// at most one per core at a time keeps memory bounded however many
+    /// uploads finish together.
+    verifying: Arc<tokio::sync::Semaphore>,
 }
 
 /// Ids and hashes become file names: only lower-case hex is allowed.
@@ -45,10 +49,12 @@ impl BlobStore {
         let root = dir.to_path_buf();
         let partial = root.join("partial");
         fsutil::create_private_dir(&partial)?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(BlobStore {
             root,
             partial,
             locks: Mutex::new(HashMap::new()),
+            verifying: Arc::new(tokio::sync::Semaphore::new(cores)),
         })
     }
 
@@ -179,7 +185,12 @@ impl BlobStore {
             // Verified and moved by an earlier request (or another instance).
             return Ok(());
         }
+        let permit = Arc::clone(&self.verifying)
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
         let verdict = check_file(&path, sha256, size, format).await;
+        drop(permit);
         if let Err(e) = verdict {
             let _ = tokio::fs::remove_file(&path).await;
             return Err(e);

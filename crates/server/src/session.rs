@@ -2,6 +2,8 @@
 //! short-lived bearer token bound to that device (stored only as a hash).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::Arc;
+
 use argon2::Argon2;
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -53,9 +55,14 @@ pub async fn sign_in(
         .as_ref()
         .map_or_else(dummy_hash, |u| u.password_hash.clone());
     let password = req.password;
+    let permit = Arc::clone(&state.password_checks)
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     let matches = tokio::task::spawn_blocking(move || password_matches(&password, &stored))
         .await
         .map_err(ApiError::internal)?;
+    drop(permit);
     let now = crate::clock::now();
     let audit = |actor: &str, outcome: &str| AuditRecord {
         at: now,

@@ -39,6 +39,9 @@ pub struct AppState {
     pub keys: Arc<ServerKeys>,
     pub config: Arc<Config>,
     pub limiter: Arc<RateLimiter>,
+    /// Argon2id takes ~19 MiB per check: at most one per core at a time, so
+    /// a burst of sign-ins cannot exhaust memory.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -50,6 +53,9 @@ impl AppState {
             keys: Arc::new(keys),
             config: Arc::new(config),
             limiter: Arc::new(limiter),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 }
