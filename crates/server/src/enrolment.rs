@@ -10,7 +10,7 @@ use clinshare_protocol::PROTOCOL_VERSION;
 use ed25519_dalek::VerifyingKey;
 
 use crate::audit::action;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::keys::{new_id, secret_hash};
 use crate::state::AppState;
 use crate::store::{AuditRecord, Device};
@@ -41,7 +41,7 @@ pub fn generate_code() -> Result<String, ApiError> {
 
 pub async fn enrol(
     State(state): State<AppState>,
-    Json(req): Json<EnrolRequest>,
+    ApiJson(req): ApiJson<EnrolRequest>,
 ) -> Result<(StatusCode, Json<EnrolResponse>), ApiError> {
     if req.protocol_version != PROTOCOL_VERSION {
         return Err(ApiError::ProtocolVersion);

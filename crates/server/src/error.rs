@@ -187,3 +187,42 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// `Json` and `Query` whose rejections are [`ApiError`]s, so a malformed
+/// body or query gets the same `{code, message}` body as every other error
+/// (axum's own rejections are plain text).
+pub struct ApiJson<T>(pub T);
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|_| ApiError::BadRequest("the body is not the expected JSON document"))
+    }
+}
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|_| ApiError::BadRequest("the query must be ?offset=N"))
+    }
+}

@@ -23,14 +23,14 @@ use time::OffsetDateTime;
 
 use crate::audit::action;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
 use crate::store::{AuditRecord, NewReferral, Referral, User};
 
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Json(manifest): Json<ReferralManifest>,
+    ApiJson(manifest): ApiJson<ReferralManifest>,
 ) -> Result<(StatusCode, Json<ReferralStatus>), ApiError> {
     let user = caller.user()?.clone();
     let now = crate::clock::now();
@@ -263,7 +263,7 @@ pub async fn withdraw_consent(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    Json(req): Json<ConsentWithdrawal>,
+    ApiJson(req): ApiJson<ConsentWithdrawal>,
 ) -> Result<Json<ReferralStatus>, ApiError> {
     let user = caller.user()?;
     let r = own_referral(&state, user, &id).await?;

@@ -53,20 +53,28 @@ fn operation(path: &str, method: &str) -> Value {
         .filter(|p| path.contains(&format!("{{{p}}}")))
         .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
-    let ok = if path == "/health" || path == "/ready" {
-        json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}})
-    } else if path == "/openapi.json" {
-        json!({"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}})
-    } else {
-        json!({"description": "OK"})
-    };
+    let health = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}});
     let error = json!({"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
-    let mut responses = json!({"200": ok});
-    if path != "/health" && path != "/openapi.json" {
-        for code in [
-            "400", "401", "403", "404", "409", "410", "413", "422", "429", "503",
-        ] {
-            responses[code] = error.clone();
+    let mut responses = json!({});
+    match path {
+        "/health" => responses["200"] = json!({"description": "Up", "content": health}),
+        "/ready" => {
+            responses["200"] = json!({"description": "Ready", "content": health.clone()});
+            responses["503"] = json!({"description": "Not ready", "content": health});
+        }
+        "/openapi.json" => {
+            responses["200"] = json!({"description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}})
+        }
+        _ => {
+            responses["200"] = json!({"description": "OK"});
+            if matches!(path, "/v1/enrol" | "/v1/referrals") {
+                responses["201"] = json!({"description": "Created"});
+            }
+            for code in [
+                "400", "401", "403", "404", "408", "409", "410", "413", "422", "429", "500", "503",
+            ] {
+                responses[code] = error.clone();
+            }
         }
     }
     let mut op = json!({
@@ -77,7 +85,31 @@ fn operation(path: &str, method: &str) -> Value {
     if !open {
         op["security"] = json!([{"deviceSignature": [], "bearer": []}]);
     }
+    if let Some(body) = request_body(path, method) {
+        op["requestBody"] = body;
+    }
     op
+}
+
+fn request_body(path: &str, method: &str) -> Option<Value> {
+    let schema = match (path, method) {
+        ("/v1/enrol", _) => json!({"$ref": "#/components/schemas/EnrolRequest"}),
+        ("/v1/session", _) => json!({"$ref": "#/components/schemas/SignInRequest"}),
+        ("/v1/referrals/{id}/consent-withdrawal", _) => json!({
+            "type": "object", "required": ["reason"],
+            "properties": {"reason": {"type": "string"}}
+        }),
+        (_, "put") => {
+            return Some(
+                json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
+            )
+        }
+        ("/v1/referrals", "post") => {
+            json!({"type": "object", "description": "ReferralManifest (clinshare-protocol)"})
+        }
+        _ => return None,
+    };
+    Some(json!({"required": true, "content": {"application/json": {"schema": schema}}}))
 }
 
 pub fn build() -> Value {
@@ -99,6 +131,21 @@ pub fn build() -> Value {
                     "type": "object",
                     "required": ["code", "message"],
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+                },
+                "EnrolRequest": {
+                    "type": "object",
+                    "required": ["protocol_version", "code", "device_public_key", "device_name"],
+                    "properties": {
+                        "protocol_version": {"type": "integer"},
+                        "code": {"type": "string"},
+                        "device_public_key": {"type": "string", "description": "32-byte Ed25519 public key, hex"},
+                        "device_name": {"type": "string"}
+                    }
+                },
+                "SignInRequest": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}}
                 },
                 "Health": {
                     "type": "object",

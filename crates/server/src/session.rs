@@ -11,7 +11,7 @@ use clinshare_protocol::auth::{SignInRequest, SignInResponse};
 
 use crate::audit::action;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::keys::{random_bytes, secret_hash};
 use crate::state::AppState;
 use crate::store::AuditRecord;
@@ -48,7 +48,7 @@ fn dummy_hash() -> String {
 pub async fn sign_in(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Json(req): Json<SignInRequest>,
+    ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<Json<SignInResponse>, ApiError> {
     let user = state.store.user_by_name(req.username.trim()).await?;
     let stored = user

@@ -5,7 +5,7 @@
 //! verified file of a referral delivers it and signs the receipt.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -18,7 +18,7 @@ use clinshare_protocol::{ErrorCode, PROTOCOL_VERSION};
 
 use crate::audit::action;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiQuery};
 use crate::intake::{audit, own_referral};
 use crate::state::AppState;
 use crate::store::Referral;
@@ -70,7 +70,7 @@ pub async fn put_chunk(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path((id, sha256)): Path<(String, String)>,
-    Query(q): Query<ChunkQuery>,
+    ApiQuery(q): ApiQuery<ChunkQuery>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.clone();
