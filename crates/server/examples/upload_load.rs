@@ -268,6 +268,11 @@ async fn main() -> Result<(), Error> {
             .collect(),
     )
     .await?;
+    if std::env::var_os("LOAD_PREPARE_ONLY").is_some() {
+        // For measuring the enrolment and sign-in phase alone.
+        println!("{}", json!({"prepared": prepared.len()}));
+        return Ok(());
+    }
     let started = Instant::now();
     let handles = prepared
         .into_iter()

@@ -42,6 +42,8 @@ pub struct AppState {
     /// Argon2id takes ~19 MiB per check: at most one per core at a time, so
     /// a burst of sign-ins cannot exhaust memory.
     pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// Reused Argon2 working memory (see `session::password_matches`).
+    pub password_memory: Arc<std::sync::Mutex<Vec<Vec<argon2::Block>>>>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             password_checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
+            password_memory: Arc::new(std::sync::Mutex::new(Vec::new())),
         }
     }
 }
