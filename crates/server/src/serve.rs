@@ -96,21 +96,31 @@ pub async fn run(
                 .map_err(|e| ServeError::Setup(e.to_string()))?;
             on_ready(addr, Some(&material.pin));
             let rustls = axum_server::tls_rustls::RustlsConfig::from_config(config);
-            axum_server::from_tcp_rustls(listener, rustls)
-                .handle(handle)
+            let mut server = axum_server::from_tcp_rustls(listener, rustls).handle(handle);
+            limit_read_buffer(server.http_builder());
+            server
                 .serve(app.into_make_service())
                 .await
                 .map_err(ServeError::Run)
         }
         Transport::InsecureHttpBehindProxy => {
             on_ready(addr, None);
-            axum_server::from_tcp(listener)
-                .handle(handle)
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            limit_read_buffer(server.http_builder());
+            server
                 .serve(app.into_make_service())
                 .await
                 .map_err(ServeError::Run)
         }
     }
+}
+
+/// hyper buffers up to ~400 KB per connection by default; uploads stream,
+/// so a small buffer keeps memory per connection low.
+fn limit_read_buffer(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+) {
+    builder.http1().max_buf_size(64 * 1024);
 }
 
 async fn shutdown_on_signal(handle: axum_server::Handle) {
