@@ -21,7 +21,7 @@ APT_BUILD=(build-essential pkg-config curl file libssl-dev libdbus-1-dev
     libwebkit2gtk-4.1-dev librsvg2-dev libxdo-dev libheif-dev)
 APT_RUN=(gnome-keyring dbus dbus-x11 libsecret-tools)
 APT_TEST=(xvfb webkit2gtk-driver sqlite3 libimage-exiftool-perl imagemagick ffmpeg
-    libjpeg-turbo-progs exiv2 python3)
+    libjpeg-turbo-progs exiv2 python3 postgresql)
 # Drives the system file chooser in the real-window tests.
 APT_TEST+=(xdotool)
 

@@ -1,13 +1,109 @@
 //! The approved server's HTTP surface, as a plain `Router` so every endpoint
 //! can be tested with `oneshot`, without a socket.
+//!
+//! `/health`, `/ready`, `/openapi.json` and `POST /v1/enrol` are open; every
+//! other `/v1` route passes [`auth::authenticate`] (signed device, and a
+//! signed-in user for all but sign-in).
 #![forbid(unsafe_code)]
 
-use axum::{routing::get, Json, Router};
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod blobs;
+mod clock;
+pub mod directory;
+pub mod enrolment;
+pub mod error;
+mod fsutil;
+pub mod inbox;
+pub mod intake;
+pub mod keys;
+pub mod openapi;
+pub mod ratelimit;
+pub mod serve;
+pub mod session;
+pub mod state;
+pub mod store;
+pub mod tls;
+pub mod upload;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use clinshare_protocol::{Health, HealthStatus, PROTOCOL_VERSION};
+use tower_http::timeout::TimeoutLayer;
+
+pub use state::{AppState, Config};
 
 /// The server's routes.
-pub fn app() -> Router {
-    Router::new().route("/health", get(health))
+pub fn app(state: AppState) -> Router {
+    let authed = Router::new()
+        .route("/v1/session", post(session::sign_in))
+        .route("/v1/directory", get(directory::get_directory))
+        .route("/v1/referrals", post(intake::create))
+        .route("/v1/referrals/{id}", get(intake::status))
+        .route(
+            "/v1/referrals/{id}/consent-withdrawal",
+            post(intake::withdraw_consent),
+        )
+        .route(
+            "/v1/referrals/{id}/media/{sha256}",
+            get(upload::get_offset).put(upload::put_chunk),
+        )
+        .route("/v1/inbox", get(inbox::list))
+        .route("/v1/inbox/{id}", get(inbox::open))
+        .route("/v1/inbox/{id}/media/{sha256}", get(inbox::download))
+        .route("/v1/inbox/{id}/ack", post(inbox::acknowledge))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let timeout = state.config.request_timeout;
+    let json_limit = state.config.max_json_bytes;
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/openapi.json", get(openapi::document))
+        .route(
+            "/v1/enrol",
+            post(enrolment::enrol).layer(DefaultBodyLimit::max(json_limit)),
+        )
+        .merge(authed)
+        // Chunks are streamed and capped by the upload code; this bounds the
+        // rest of the body-reading extractors.
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(clinshare_protocol::upload::MAX_CHUNK_BYTES).unwrap_or(usize::MAX),
+        ))
+        .layer(middleware::from_fn(log_request))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(state)
+}
+
+/// One structured line per request: the route *pattern*, never the raw
+/// path or query, and no bodies, so no patient data reaches the log.
+async fn log_request(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("-", |m| m.as_str())
+        .to_owned();
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(
+        %method,
+        route,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
 }
 
 async fn health() -> Json<Health> {
@@ -17,46 +113,22 @@ async fn health() -> Json<Health> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-
-    #[tokio::test]
-    async fn health_answers_ready_with_the_protocol_version() {
-        let response = app()
-            .oneshot(
-                Request::get("/health")
-                    .body(Body::empty())
-                    .expect("request"),
-            )
-            .await
-            .expect("response");
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let health: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(health["status"], "ready");
-        assert_eq!(health["protocol_version"], PROTOCOL_VERSION);
-    }
-
-    #[tokio::test]
-    async fn unknown_paths_are_not_found() {
-        let response = app()
-            .oneshot(
-                Request::get("/referrals")
-                    .body(Body::empty())
-                    .expect("request"),
-            )
-            .await
-            .expect("response");
-        assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    }
+/// Ready when the database answers.
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let ok = state.store.ready().await.is_ok();
+    (
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(Health {
+            status: if ok {
+                HealthStatus::Ready
+            } else {
+                HealthStatus::Starting
+            },
+            protocol_version: PROTOCOL_VERSION,
+        }),
+    )
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Server upload benchmark over loopback TLS: CLIENTS (default 200) concurrent
+# clients, each enrolled and signed in first, then all at once send one
+# referral with one ~4 MB photo in 1 MiB chunks through their own pinned TLS
+# connection. Prints throughput, latency (manifest → signed receipt, per
+# client) and the server's peak resident memory (VmHWM). Release build.
+#
+#   bench/server/run.sh            # 200 clients
+#   CLIENTS=50 bench/server/run.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+CLIENTS="${CLIENTS:-200}"
+PASSWORD="benchmark password 1234"
+
+cargo build --release --locked -p clinshare-server --bin clinshare-server --example upload_load
+BIN="$ROOT/target/release/clinshare-server"
+LOAD="$ROOT/target/release/examples/upload_load"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+DATA="$WORK/data"
+
+# Random noise compresses badly, so the JPEG is ~4 MB at a plausible size.
+convert -size 2800x1900 xc: +noise Random -quality 87 "$WORK/photo.jpg"
+
+TEAM_ID="$("$BIN" --data-dir "$DATA" --json admin team add "Tissue Viability" --org Bench --accepts-referrals \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["team_id"])')"
+"$BIN" --data-dir "$DATA" admin team add "District Nurses" --org Bench >/dev/null
+BENCH_PASSWORD="$PASSWORD" "$BIN" --data-dir "$DATA" admin user add bench --team "District Nurses" \
+    --password-env BENCH_PASSWORD >/dev/null
+for _ in $(seq "$CLIENTS"); do "$BIN" --data-dir "$DATA" admin enrol-code; done > "$WORK/codes"
+
+"$BIN" --data-dir "$DATA" --json serve --listen 127.0.0.1:0 > "$WORK/ready" 2> "$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 100); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
+ADDR="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$WORK/ready")"
+PIN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spki_sha256_hex"])' "$WORK/ready")"
+
+echo "clients: $CLIENTS, photo: $(stat -c %s "$WORK/photo.jpg") bytes before stripping, cores: $(nproc)"
+"$LOAD" "$ADDR" "$PIN" "$WORK/photo.jpg" "$WORK/codes" bench "$PASSWORD" "$TEAM_ID" | tee "$WORK/result.json"
+echo "server peak RSS (VmHWM): $(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2, $3}')"

@@ -1,0 +1,313 @@
+//! Load generator for `bench/server/run.sh`: N concurrent clients, each an
+//! enrolled device over its own pinned TLS connection (keep-alive), sign in,
+//! send one referral with one photo in 1 MiB chunks. Prints throughput and
+//! latency figures as one JSON line.
+//!
+//! `upload_load ADDR PIN PHOTO CODES_FILE USER PASSWORD TEAM_ID`
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clinshare_protocol::auth::{
+    canonical_request, HEADER_CONTENT_SHA256, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+};
+use ed25519_dalek::{Signer, SigningKey};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const CHUNK: usize = 1024 * 1024;
+
+#[derive(Debug)]
+struct Pin(String, Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Pin {
+    fn verify_server_cert(
+        &self,
+        cert: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if clinshare_server::tls::spki_pin(cert).as_deref() == Some(self.0.as_str()) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("pin mismatch".into()))
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.1.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.1.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.1.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+struct Conn {
+    io: BufReader<TlsStream<TcpStream>>,
+    key: SigningKey,
+    device: String,
+    token: Option<String>,
+}
+
+impl Conn {
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(u16, Value), Error> {
+        let sha = hex::encode(Sha256::digest(body));
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        let mut n = [0u8; 16];
+        getrandom::fill(&mut n).map_err(|e| e.to_string())?;
+        let nonce = hex::encode(n);
+        let sig = hex::encode(
+            self.key
+                .sign(canonical_request(method, path, ts, &nonce, &sha).as_bytes())
+                .to_bytes(),
+        );
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nContent-Type: application/json\r\n{HEADER_DEVICE}: {}\r\n{HEADER_TIMESTAMP}: {ts}\r\n{HEADER_NONCE}: {nonce}\r\n{HEADER_CONTENT_SHA256}: {sha}\r\n{HEADER_SIGNATURE}: {sig}\r\n",
+            body.len(),
+            self.device
+        );
+        if let Some(t) = &self.token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        head.push_str("\r\n");
+        let io = self.io.get_mut();
+        io.write_all(head.as_bytes()).await?;
+        io.write_all(body).await?;
+        io.flush().await?;
+        read_response(&mut self.io).await
+    }
+}
+
+async fn read_response(io: &mut BufReader<TlsStream<TcpStream>>) -> Result<(u16, Value), Error> {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let b = io.read_u8().await?;
+        head.push(b);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let status: u16 = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("bad status")?;
+    let len: usize = text
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    io.read_exact(&mut body).await?;
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+async fn connect(addr: SocketAddr, pin: &str) -> Result<BufReader<TlsStream<TcpStream>>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pin(pin.to_owned(), provider)))
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?;
+    Ok(BufReader::new(tls))
+}
+
+struct Args {
+    addr: SocketAddr,
+    pin: String,
+    photo: Arc<Vec<u8>>,
+    user: String,
+    password: String,
+    team: String,
+}
+
+/// Enrol and sign in (not timed), then wait for the start signal.
+async fn prepare(a: Arc<Args>, code: String) -> Result<Conn, Error> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| e.to_string())?;
+    let key = SigningKey::from_bytes(&seed);
+    let mut conn = Conn {
+        io: connect(a.addr, &a.pin).await?,
+        key,
+        device: String::new(),
+        token: None,
+    };
+    // Enrolment is unsigned; send it as a plain JSON request.
+    let body = json!({"protocol_version": 1, "code": code, "device_public_key": hex::encode(conn.key.verifying_key().to_bytes()), "device_name": "bench"}).to_string();
+    let head = format!(
+        "POST /v1/enrol HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.io.get_mut().write_all(head.as_bytes()).await?;
+    conn.io.get_mut().write_all(body.as_bytes()).await?;
+    let (s, v) = read_response(&mut conn.io).await?;
+    if s != 201 {
+        return Err(format!("enrol {s} {v}").into());
+    }
+    conn.device = v["device_id"].as_str().ok_or("device id")?.to_owned();
+    let (s, v) = conn
+        .request(
+            "POST",
+            "/v1/session",
+            json!({"username": a.user, "password": a.password})
+                .to_string()
+                .as_bytes(),
+        )
+        .await?;
+    if s != 200 {
+        return Err(format!("sign in {s} {v}").into());
+    }
+    conn.token = Some(v["token"].as_str().ok_or("token")?.to_owned());
+    Ok(conn)
+}
+
+/// One referral, timed from manifest to receipt.
+async fn send_one(a: Arc<Args>, mut conn: Conn, n: usize) -> Result<Duration, Error> {
+    let started = Instant::now();
+    let sha = hex::encode(Sha256::digest(a.photo.as_slice()));
+    let manifest = json!({
+        "protocol_version": 1,
+        "idempotency_key": format!("bench-{n:06}-{}", &conn.device[..8]),
+        "patient": {"kind": "nhs", "value": "9434765919"},
+        "recipient_team": a.team,
+        "consent": {"level": "care", "given_by": "patient", "recorded_by": "bench", "recorded_at": "2026-01-01T00:00:00Z", "recipient_team": a.team, "withdrawn": false},
+        "clinical_question": "Benchmark referral.",
+        "urgency": "routine",
+        "media": [{"sha256": sha, "size": a.photo.len(), "format": "jpeg"}],
+    });
+    let (s, v) = conn
+        .request("POST", "/v1/referrals", manifest.to_string().as_bytes())
+        .await?;
+    if s != 201 && s != 200 {
+        return Err(format!("manifest {s} {v}").into());
+    }
+    let id = v["referral_id"].as_str().ok_or("id")?.to_owned();
+    let mut offset = 0;
+    while offset < a.photo.len() {
+        let end = (offset + CHUNK).min(a.photo.len());
+        let path = format!("/v1/referrals/{id}/media/{sha}?offset={offset}");
+        let (s, v) = conn.request("PUT", &path, &a.photo[offset..end]).await?;
+        if s != 200 {
+            return Err(format!("chunk {s} {v}").into());
+        }
+        offset = v["upload"]["offset"].as_u64().ok_or("offset")? as usize;
+        if end == a.photo.len() && v["receipt"].is_null() {
+            return Err("no receipt".into());
+        }
+    }
+    Ok(started.elapsed())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.len() != 8 {
+        return Err("usage: upload_load ADDR PIN PHOTO CODES_FILE USER PASSWORD TEAM_ID".into());
+    }
+    let codes: Vec<String> = std::fs::read_to_string(&argv[4])?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let args = Arc::new(Args {
+        addr: argv[1].parse()?,
+        pin: argv[2].clone(),
+        // Stripped as the app would before sending.
+        photo: Arc::new(
+            clinshare_media::sanitise(
+                &std::fs::read(&argv[3])?,
+                &clinshare_media::Limits::default(),
+            )?
+            .bytes,
+        ),
+        user: argv[5].clone(),
+        password: argv[6].clone(),
+        team: argv[7].clone(),
+    });
+    let clients = codes.len();
+    let prepared = futures_join(
+        codes
+            .into_iter()
+            .map(|c| tokio::spawn(prepare(Arc::clone(&args), c)))
+            .collect(),
+    )
+    .await?;
+    if std::env::var_os("LOAD_PREPARE_ONLY").is_some() {
+        // For measuring the enrolment and sign-in phase alone.
+        println!("{}", json!({"prepared": prepared.len()}));
+        return Ok(());
+    }
+    let started = Instant::now();
+    let handles = prepared
+        .into_iter()
+        .enumerate()
+        .map(|(n, conn)| tokio::spawn(send_one(Arc::clone(&args), conn, n)))
+        .collect();
+    let mut latencies = futures_join(handles).await?;
+    let wall = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    let bytes = (clients * args.photo.len()) as f64;
+    println!(
+        "{}",
+        json!({
+            "clients": clients,
+            "photo_bytes": args.photo.len(),
+            "wall_seconds": wall.as_secs_f64(),
+            "throughput_mb_per_s": bytes / 1e6 / wall.as_secs_f64(),
+            "latency_ms_p50": pct(0.50),
+            "latency_ms_p99": pct(0.99),
+            "latency_ms_max": pct(1.0),
+        })
+    );
+    Ok(())
+}
+
+async fn futures_join<T>(
+    handles: Vec<tokio::task::JoinHandle<Result<T, Error>>>,
+) -> Result<Vec<T>, Error> {
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await??);
+    }
+    Ok(out)
+}

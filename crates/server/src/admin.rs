@@ -1,0 +1,251 @@
+//! Administration, shared by the `admin` subcommands: teams, users, enrolment
+//! codes, devices. Each action is audited like a request.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use clinshare_protocol::enrolment::DeviceInfo;
+use clinshare_protocol::{ErrorClass, ErrorCode};
+
+use crate::audit::action;
+use crate::keys::{new_id, secret_hash};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{AuditRecord, Store, StoreError, Team, User};
+
+pub const DATABASE_FILE: &str = "server.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("A team called \"{0}\" already exists.")]
+    TeamExists(String),
+    #[error("A user called \"{0}\" already exists.")]
+    UserExists(String),
+    #[error("There is no team called \"{0}\".")]
+    NoSuchTeam(String),
+    #[error("There is no user called \"{0}\".")]
+    NoSuchUser(String),
+    #[error("There is no device with id {0}.")]
+    NoSuchDevice(String),
+    #[error("The password is missing: set the environment variable {0}.")]
+    PasswordMissing(String),
+    #[error("A password needs at least 12 characters.")]
+    PasswordWeak,
+    #[error("The name must be 1 to 100 printable characters.")]
+    BadName,
+    #[error("The duration \"{0}\" is not understood; use for example 30m, 1h or 2d.")]
+    BadDuration(String),
+    #[error("The data directory cannot be used: {0}")]
+    DataDir(String),
+    #[error("The database failed: {0}")]
+    Store(String),
+}
+
+impl ErrorCode for AdminError {
+    fn code(&self) -> &'static str {
+        match self {
+            AdminError::TeamExists(_) => "admin.team_exists",
+            AdminError::UserExists(_) => "admin.user_exists",
+            AdminError::NoSuchTeam(_) => "admin.no_such_team",
+            AdminError::NoSuchUser(_) => "admin.no_such_user",
+            AdminError::NoSuchDevice(_) => "admin.no_such_device",
+            AdminError::PasswordMissing(_) => "admin.password_missing",
+            AdminError::PasswordWeak => "admin.password_weak",
+            AdminError::BadName => "admin.bad_name",
+            AdminError::BadDuration(_) => "admin.bad_duration",
+            AdminError::DataDir(_) => "admin.data_dir",
+            AdminError::Store(_) => "admin.store",
+        }
+    }
+
+    fn class(&self) -> ErrorClass {
+        match self {
+            AdminError::DataDir(_) | AdminError::Store(_) => ErrorClass::Environment,
+            _ => ErrorClass::Refused,
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Store(e.to_string())
+    }
+}
+
+/// The store for this data directory: PostgreSQL when a URL is given
+/// (scale-out mode), else the embedded database in the data directory.
+pub async fn open_store(
+    data_dir: &Path,
+    database: Option<&str>,
+) -> Result<Arc<dyn Store>, AdminError> {
+    match database {
+        Some(url) => {
+            crate::fsutil::create_private_dir(data_dir)
+                .map_err(|e| AdminError::DataDir(e.to_string()))?;
+            let store = crate::store::postgres::PostgresStore::connect(url).await?;
+            Ok(Arc::new(store))
+        }
+        None => open_sqlite(data_dir),
+    }
+}
+
+/// Opens the embedded database in `data_dir`, creating the folder (0700).
+pub fn open_sqlite(data_dir: &Path) -> Result<Arc<dyn Store>, AdminError> {
+    crate::fsutil::create_private_dir(data_dir).map_err(|e| AdminError::DataDir(e.to_string()))?;
+    let store = SqliteStore::open(&data_dir.join(DATABASE_FILE))?;
+    Ok(Arc::new(store))
+}
+
+fn clean_name(name: &str) -> Result<String, AdminError> {
+    let n = name.trim();
+    if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
+        return Err(AdminError::BadName);
+    }
+    Ok(n.to_owned())
+}
+
+async fn audit(store: &dyn Store, object: &str, outcome: &str) -> Result<(), AdminError> {
+    store
+        .append_audit(AuditRecord {
+            at: crate::clock::now(),
+            actor: "admin".into(),
+            device: "-".into(),
+            action: action::ADMIN.into(),
+            object: object.into(),
+            outcome: outcome.into(),
+        })
+        .await?;
+    Ok(())
+}
+
+pub async fn team_add(
+    store: &dyn Store,
+    name: &str,
+    organisation: &str,
+    accepts_referrals: bool,
+) -> Result<Team, AdminError> {
+    let team = Team {
+        id: new_id().map_err(|e| AdminError::Store(e.to_string()))?,
+        name: clean_name(name)?,
+        organisation: clean_name(organisation)?,
+        accepts_referrals,
+    };
+    match store.create_team(team.clone()).await {
+        Err(StoreError::Duplicate) => return Err(AdminError::TeamExists(team.name)),
+        r => r?,
+    }
+    audit(store, &team.id, "team_add").await?;
+    Ok(team)
+}
+
+pub async fn user_add(
+    store: &dyn Store,
+    name: &str,
+    team: &str,
+    password: &str,
+) -> Result<User, AdminError> {
+    if password.chars().count() < 12 {
+        return Err(AdminError::PasswordWeak);
+    }
+    let team = store
+        .team_by_name(team.trim())
+        .await?
+        .ok_or_else(|| AdminError::NoSuchTeam(team.trim().to_owned()))?;
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || crate::session::hash_password(&password))
+        .await
+        .map_err(|e| AdminError::Store(e.to_string()))?
+        .map_err(|e| AdminError::Store(e.to_string()))?;
+    let user = User {
+        id: new_id().map_err(|e| AdminError::Store(e.to_string()))?,
+        name: clean_name(name)?,
+        password_hash: hash,
+        disabled: false,
+        team_ids: vec![team.id],
+    };
+    match store.create_user(user.clone()).await {
+        Err(StoreError::Duplicate) => return Err(AdminError::UserExists(user.name)),
+        r => r?,
+    }
+    audit(store, &user.id, "user_add").await?;
+    Ok(user)
+}
+
+pub async fn user_set_disabled(
+    store: &dyn Store,
+    name: &str,
+    disabled: bool,
+) -> Result<(), AdminError> {
+    match store.set_user_disabled(name.trim(), disabled).await {
+        Err(StoreError::NotFound) => return Err(AdminError::NoSuchUser(name.trim().to_owned())),
+        r => r?,
+    }
+    audit(
+        store,
+        "-",
+        if disabled {
+            "user_disable"
+        } else {
+            "user_enable"
+        },
+    )
+    .await
+}
+
+/// `30m`, `1h`, `2d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<i64, AdminError> {
+    let s = s.trim();
+    let bad = || AdminError::BadDuration(s.to_owned());
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(mult).ok_or_else(bad)?;
+    if secs <= 0 || secs > 30 * 86400 {
+        return Err(bad());
+    }
+    Ok(secs)
+}
+
+/// A new one-time code; only its hash is kept.
+pub async fn enrol_code(
+    store: &dyn Store,
+    expires_in_secs: i64,
+) -> Result<(String, i64), AdminError> {
+    let code = crate::enrolment::generate_code().map_err(|e| AdminError::Store(e.to_string()))?;
+    let expires_at = crate::clock::now() + expires_in_secs;
+    store
+        .add_enrol_code(
+            &secret_hash(&crate::enrolment::normalise_code(&code)),
+            expires_at,
+        )
+        .await?;
+    audit(store, "-", "enrol_code").await?;
+    Ok((code, expires_at))
+}
+
+pub async fn device_list(store: &dyn Store) -> Result<Vec<DeviceInfo>, AdminError> {
+    Ok(store
+        .devices()
+        .await?
+        .into_iter()
+        .map(|d| DeviceInfo {
+            device_id: d.id,
+            name: d.name,
+            enrolled_at: crate::clock::rfc3339(d.enrolled_at),
+            revoked_at: d.revoked_at.map(crate::clock::rfc3339),
+        })
+        .collect())
+}
+
+pub async fn device_revoke(store: &dyn Store, id: &str) -> Result<(), AdminError> {
+    match store.revoke_device(id.trim(), crate::clock::now()).await {
+        Err(StoreError::NotFound) => return Err(AdminError::NoSuchDevice(id.trim().to_owned())),
+        r => r?,
+    }
+    audit(store, id.trim(), "device_revoke").await
+}

@@ -1,0 +1,173 @@
+//! The recipient team's inbox. Only members of the referral's recipient team
+//! see it; everyone else gets 404, the same answer as for an id that does
+//! not exist, so nobody learns whether a referral exists.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use clinshare_protocol::inbox::{InboxItem, InboxReferral};
+use clinshare_protocol::referral::{MediaFormat, ReferralState};
+
+use crate::audit::action;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::intake::audit;
+use crate::state::AppState;
+use crate::store::{Referral, User};
+
+fn item(r: &Referral) -> InboxItem {
+    InboxItem {
+        referral_id: r.id.clone(),
+        recipient_team: r.recipient_team_id.clone(),
+        urgency: r.manifest.urgency,
+        state: r.state,
+        delivered_at: r
+            .delivered_at
+            .map(crate::clock::rfc3339)
+            .unwrap_or_default(),
+        acknowledged_at: r.acknowledged_at.map(crate::clock::rfc3339),
+        consent_withdrawn: r.consent_withdrawn_at.is_some(),
+    }
+}
+
+/// The referral if it was delivered to one of this user's teams.
+async fn addressed_to(state: &AppState, user: &User, id: &str) -> Result<Referral, ApiError> {
+    state
+        .store
+        .referral(id)
+        .await?
+        .filter(|r| r.state != ReferralState::Uploading)
+        .filter(|r| user.team_ids.contains(&r.recipient_team_id))
+        .ok_or(ApiError::NotFound)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<InboxItem>>, ApiError> {
+    let user = caller.user()?;
+    let referrals = state.store.inbox(&user.team_ids).await?;
+    audit(
+        &state,
+        &caller,
+        user,
+        action::INBOX_LIST,
+        "-",
+        "ok",
+        crate::clock::now(),
+    )
+    .await?;
+    Ok(Json(referrals.iter().map(item).collect()))
+}
+
+pub async fn open(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<InboxReferral>, ApiError> {
+    let user = caller.user()?;
+    let r = addressed_to(&state, user, &id).await?;
+    audit(
+        &state,
+        &caller,
+        user,
+        action::INBOX_OPEN,
+        &r.id,
+        "ok",
+        crate::clock::now(),
+    )
+    .await?;
+    let sender = state.store.user(&r.sender_user_id).await?;
+    let withdrawn = r.consent_withdrawn_at.is_some();
+    Ok(Json(InboxReferral {
+        item: item(&r),
+        patient: r.manifest.patient.clone(),
+        consent: r.manifest.consent.clone(),
+        clinical_question: r.manifest.clinical_question.clone(),
+        media: if withdrawn {
+            Vec::new()
+        } else {
+            r.manifest.media.clone()
+        },
+        sender_name: sender.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
+        sender_team: sender.and_then(|u| u.team_ids.first().cloned()),
+    }))
+}
+
+fn mime(f: MediaFormat) -> &'static str {
+    match f {
+        MediaFormat::Jpeg => "image/jpeg",
+        MediaFormat::Png => "image/png",
+        MediaFormat::Webp => "image/webp",
+        MediaFormat::Heic => "image/heic",
+        MediaFormat::Heif => "image/heif",
+        MediaFormat::Avif => "image/avif",
+        MediaFormat::Mp4 => "video/mp4",
+        MediaFormat::Mov => "video/quicktime",
+    }
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, sha256)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?;
+    let r = addressed_to(&state, user, &id).await?;
+    let now = crate::clock::now();
+    if r.consent_withdrawn_at.is_some() {
+        audit(
+            &state,
+            &caller,
+            user,
+            action::MEDIA_DOWNLOAD,
+            &r.id,
+            "consent_withdrawn",
+            now,
+        )
+        .await?;
+        return Err(ApiError::ConsentWithdrawn);
+    }
+    let m = r
+        .manifest
+        .media
+        .iter()
+        .find(|m| m.sha256 == sha256)
+        .ok_or(ApiError::NotFound)?;
+    let file = state.blobs.open_verified(&m.sha256).await?;
+    audit(
+        &state,
+        &caller,
+        user,
+        action::MEDIA_DOWNLOAD,
+        &r.id,
+        "ok",
+        now,
+    )
+    .await?;
+    let stream = tokio_util::io::ReaderStream::new(file);
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime(m.format).to_owned()),
+            (header::CONTENT_LENGTH, m.size.to_string()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<InboxItem>, ApiError> {
+    let user = caller.user()?;
+    let r = addressed_to(&state, user, &id).await?;
+    let now = crate::clock::now();
+    let r = state.store.acknowledge(&r.id, &user.id, now).await?;
+    audit(&state, &caller, user, action::ACKNOWLEDGE, &r.id, "ok", now).await?;
+    Ok(Json(item(&r)))
+}

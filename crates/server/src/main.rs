@@ -1,0 +1,340 @@
+//! `clinshare-server`: the command line in `shared/CLI.md`.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use clinshare_protocol::ErrorCode;
+use clinshare_server::admin::{self, AdminError};
+use clinshare_server::serve::{self, ServeOptions, Transport};
+use clinshare_server::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "clinshare-server",
+    version,
+    about = "The ClinShare approved server"
+)]
+struct Cli {
+    /// Where the database, blobs, keys and certificate live.
+    #[arg(long, env = "CLINSHARE_SERVER_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// PostgreSQL URL (`postgres://user@host:port/db`): scale-out mode, for
+    /// `serve` and `admin` alike. Without it, the embedded SQLite store.
+    #[arg(long, env = "CLINSHARE_SERVER_DATABASE", global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTPS (prints the TLS key pin on start).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// PEM certificate chain; with --key, replaces the generated pair.
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// Serve plain HTTP: only behind a proxy that terminates TLS.
+        #[arg(long, conflicts_with_all = ["cert", "key"])]
+        insecure_http_behind_proxy: bool,
+    },
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print a one-time enrolment code.
+    EnrolCode {
+        #[arg(long, default_value = "1h")]
+        expires_in: String,
+    },
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Check the audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeamCommand {
+    Add {
+        name: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        accepts_referrals: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    Add {
+        name: String,
+        #[arg(long)]
+        team: String,
+        /// Read the password from this environment variable (otherwise
+        /// from the first line of standard input).
+        #[arg(long)]
+        password_env: Option<String>,
+    },
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    List,
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(data_dir) = cli.data_dir.clone() else {
+        eprintln!("clinshare-server: give --data-dir DIR (or CLINSHARE_SERVER_DATA_DIR)");
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("clinshare-server: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Serve {
+            listen,
+            cert,
+            key,
+            insecure_http_behind_proxy,
+        } => {
+            tracing_subscriber::fmt()
+                .json()
+                .with_writer(std::io::stderr)
+                .init();
+            let transport = if insecure_http_behind_proxy {
+                Transport::InsecureHttpBehindProxy
+            } else {
+                Transport::Tls {
+                    cert: cert.zip(key),
+                }
+            };
+            let json = cli.json;
+            let opts = ServeOptions {
+                data_dir,
+                database: cli.database.clone(),
+                listen,
+                transport,
+                config: Config::default(),
+            };
+            let result = runtime.block_on(serve::run(opts, |addr, pin| {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"listening": addr.to_string(), "tls": pin.is_some(), "spki_sha256_hex": pin})
+                    );
+                } else {
+                    match pin {
+                        Some(pin) => {
+                            println!("listening on https://{addr}");
+                            println!("TLS pin (SHA-256 of SubjectPublicKeyInfo, hex): {pin}");
+                        }
+                        None => println!("listening on http://{addr} (plain HTTP: behind a TLS proxy only)"),
+                    }
+                }
+                let _ = std::io::stdout().flush();
+            }));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("clinshare-server: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Admin { command } => {
+            match runtime.block_on(run_admin(
+                &data_dir,
+                cli.database.as_deref(),
+                command,
+                cli.json,
+            )) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("clinshare-server: {e} ({})", e.code());
+                    ExitCode::from(e.class().exit_status())
+                }
+            }
+        }
+    }
+}
+
+fn print(json: bool, value: serde_json::Value, text: String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+fn read_password(var: Option<&str>) -> Result<String, AdminError> {
+    match var {
+        Some(v) => std::env::var(v).map_err(|_| AdminError::PasswordMissing(v.to_owned())),
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|_| AdminError::PasswordMissing("standard input".into()))?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    }
+}
+
+async fn run_admin(
+    data_dir: &std::path::Path,
+    database: Option<&str>,
+    command: AdminCommand,
+    json: bool,
+) -> Result<(), AdminError> {
+    let store = admin::open_store(data_dir, database).await?;
+    let store = store.as_ref();
+    match command {
+        AdminCommand::Team {
+            command:
+                TeamCommand::Add {
+                    name,
+                    org,
+                    accepts_referrals,
+                },
+        } => {
+            let t = admin::team_add(store, &name, &org, accepts_referrals).await?;
+            print(
+                json,
+                serde_json::json!({"team_id": t.id, "name": t.name, "organisation": t.organisation, "accepts_referrals": t.accepts_referrals}),
+                format!("team {} added ({})", t.name, t.id),
+            );
+        }
+        AdminCommand::User { command } => match command {
+            UserCommand::Add {
+                name,
+                team,
+                password_env,
+            } => {
+                let password = read_password(password_env.as_deref())?;
+                let u = admin::user_add(store, &name, &team, &password).await?;
+                print(
+                    json,
+                    serde_json::json!({"user_id": u.id, "name": u.name, "team_ids": u.team_ids}),
+                    format!("user {} added ({})", u.name, u.id),
+                );
+            }
+            UserCommand::Disable { name } => {
+                admin::user_set_disabled(store, &name, true).await?;
+                print(
+                    json,
+                    serde_json::json!({"disabled": name}),
+                    format!("user {name} disabled"),
+                );
+            }
+            UserCommand::Enable { name } => {
+                admin::user_set_disabled(store, &name, false).await?;
+                print(
+                    json,
+                    serde_json::json!({"enabled": name}),
+                    format!("user {name} enabled"),
+                );
+            }
+        },
+        AdminCommand::EnrolCode { expires_in } => {
+            let secs = admin::parse_duration(&expires_in)?;
+            let (code, expires_at) = admin::enrol_code(store, secs).await?;
+            print(
+                json,
+                serde_json::json!({"code": code, "expires_at": expires_at}),
+                code,
+            );
+        }
+        AdminCommand::Device { command } => match command {
+            DeviceCommand::List => {
+                let devices = admin::device_list(store).await?;
+                let text = devices
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}  {}  enrolled {}{}",
+                            d.device_id,
+                            d.name,
+                            d.enrolled_at,
+                            d.revoked_at
+                                .as_deref()
+                                .map(|r| format!("  revoked {r}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                print(
+                    json,
+                    serde_json::to_value(&devices).unwrap_or_default(),
+                    text,
+                );
+            }
+            DeviceCommand::Revoke { id } => {
+                admin::device_revoke(store, &id).await?;
+                print(
+                    json,
+                    serde_json::json!({"revoked": id}),
+                    format!("device {id} revoked"),
+                );
+            }
+        },
+        AdminCommand::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let n = store.verify_audit().await?;
+            print(
+                json,
+                serde_json::json!({"entries": n, "intact": true}),
+                format!("audit chain intact: {n} entries"),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! `GET /openapi.json`: the API document, written out by hand beside the
+//! routes (a test checks every route in `app()` is in it). Schemas are
+//! given for the error body and the open endpoints; signed endpoints name
+//! their wire types from `clinshare-protocol`.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Every path the router serves, as written in the document.
+pub const PATHS: &[(&str, &str)] = &[
+    ("/health", "get"),
+    ("/ready", "get"),
+    ("/openapi.json", "get"),
+    ("/v1/enrol", "post"),
+    ("/v1/session", "post"),
+    ("/v1/directory", "get"),
+    ("/v1/referrals", "post"),
+    ("/v1/referrals/{id}", "get"),
+    ("/v1/referrals/{id}/consent-withdrawal", "post"),
+    ("/v1/referrals/{id}/media/{sha256}", "get"),
+    ("/v1/referrals/{id}/media/{sha256}", "put"),
+    ("/v1/inbox", "get"),
+    ("/v1/inbox/{id}", "get"),
+    ("/v1/inbox/{id}/media/{sha256}", "get"),
+    ("/v1/inbox/{id}/ack", "post"),
+];
+
+fn summary(path: &str, method: &str) -> &'static str {
+    match (path, method) {
+        ("/health", _) => "Liveness and protocol version",
+        ("/ready", _) => "Readiness: the database answers",
+        ("/openapi.json", _) => "This document",
+        ("/v1/enrol", _) => "Enrol a device with a one-time code and its Ed25519 public key (EnrolRequest → EnrolResponse)",
+        ("/v1/session", _) => "Sign in a clinician on a signed device (SignInRequest → SignInResponse)",
+        ("/v1/directory", _) => "The signed directory of teams that accept referrals (SignedDirectory)",
+        ("/v1/referrals", _) => "Submit a referral manifest; idempotent by idempotency_key (ReferralManifest → ReferralStatus)",
+        ("/v1/referrals/{id}", _) => "The sender's view: upload progress, delivery, receipt (ReferralStatus)",
+        ("/v1/referrals/{id}/consent-withdrawal", _) => "Report withdrawal of consent (ConsentWithdrawal → ReferralStatus)",
+        (_, "put") => "Upload the next chunk at ?offset=N (raw bytes → ChunkResponse; 409 with upload-offset when misplaced)",
+        ("/v1/referrals/{id}/media/{sha256}", _) => "Where to continue an upload (UploadOffset)",
+        ("/v1/inbox", _) => "Referrals delivered to the caller's teams (InboxItem[])",
+        ("/v1/inbox/{id}", _) => "Open a referral (InboxReferral)",
+        ("/v1/inbox/{id}/media/{sha256}", _) => "Download a verified file (410 after consent withdrawal)",
+        ("/v1/inbox/{id}/ack", _) => "Acknowledge a referral (InboxItem)",
+        _ => "",
+    }
+}
+
+fn operation(path: &str, method: &str) -> Value {
+    let open = matches!(path, "/health" | "/ready" | "/openapi.json" | "/v1/enrol");
+    let params: Vec<Value> = ["id", "sha256"]
+        .iter()
+        .filter(|p| path.contains(&format!("{{{p}}}")))
+        .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    let health = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}});
+    let error = json!({"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
+    let mut responses = json!({});
+    match path {
+        "/health" => responses["200"] = json!({"description": "Up", "content": health}),
+        "/ready" => {
+            responses["200"] = json!({"description": "Ready", "content": health.clone()});
+            responses["503"] = json!({"description": "Not ready", "content": health});
+        }
+        "/openapi.json" => {
+            responses["200"] = json!({"description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}})
+        }
+        _ => {
+            responses["200"] = json!({"description": "OK"});
+            if matches!(path, "/v1/enrol" | "/v1/referrals") {
+                responses["201"] = json!({"description": "Created"});
+            }
+            for code in [
+                "400", "401", "403", "404", "408", "409", "410", "413", "422", "429", "500", "503",
+            ] {
+                responses[code] = error.clone();
+            }
+        }
+    }
+    let mut op = json!({
+        "summary": summary(path, method),
+        "parameters": params,
+        "responses": responses,
+    });
+    if !open {
+        op["security"] = json!([{"deviceSignature": [], "bearer": []}]);
+    }
+    if let Some(body) = request_body(path, method) {
+        op["requestBody"] = body;
+    }
+    op
+}
+
+fn request_body(path: &str, method: &str) -> Option<Value> {
+    let schema = match (path, method) {
+        ("/v1/enrol", _) => json!({"$ref": "#/components/schemas/EnrolRequest"}),
+        ("/v1/session", _) => json!({"$ref": "#/components/schemas/SignInRequest"}),
+        ("/v1/referrals/{id}/consent-withdrawal", _) => json!({
+            "type": "object", "required": ["reason"],
+            "properties": {"reason": {"type": "string"}}
+        }),
+        (_, "put") => {
+            return Some(
+                json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
+            )
+        }
+        ("/v1/referrals", "post") => {
+            json!({"type": "object", "description": "ReferralManifest (clinshare-protocol)"})
+        }
+        _ => return None,
+    };
+    Some(json!({"required": true, "content": {"application/json": {"schema": schema}}}))
+}
+
+pub fn build() -> Value {
+    let mut paths = json!({});
+    for (path, method) in PATHS {
+        paths[*path][*method] = operation(path, method);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ClinShare approved server",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Wire types are defined in the clinshare-protocol crate (protocol version 1). Signed requests carry x-clinshare-device, -timestamp, -nonce, -content-sha256 and -signature headers."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "ErrorBody": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+                },
+                "EnrolRequest": {
+                    "type": "object",
+                    "required": ["protocol_version", "code", "device_public_key", "device_name"],
+                    "properties": {
+                        "protocol_version": {"type": "integer"},
+                        "code": {"type": "string"},
+                        "device_public_key": {"type": "string", "description": "32-byte Ed25519 public key, hex"},
+                        "device_name": {"type": "string"}
+                    }
+                },
+                "SignInRequest": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}}
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "protocol_version"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ready", "starting"]},
+                        "protocol_version": {"type": "integer"}
+                    }
+                }
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "deviceSignature": {"type": "apiKey", "in": "header", "name": "x-clinshare-signature"}
+            }
+        }
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}

@@ -1,0 +1,64 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::blobs::BlobStore;
+use crate::keys::ServerKeys;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Lifetime of a sign-in token.
+    pub token_ttl_secs: i64,
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    /// Whole-request timeout (a chunk upload must finish within it).
+    pub request_timeout: Duration,
+    /// Largest JSON body.
+    pub max_json_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            token_ttl_secs: 8 * 3600,
+            rate_per_second: 50,
+            rate_burst: 200,
+            request_timeout: Duration::from_secs(120),
+            max_json_bytes: 256 * 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub blobs: Arc<BlobStore>,
+    pub keys: Arc<ServerKeys>,
+    pub config: Arc<Config>,
+    pub limiter: Arc<RateLimiter>,
+    /// Argon2id takes ~19 MiB per check: at most one per core at a time, so
+    /// a burst of sign-ins cannot exhaust memory.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// Reused Argon2 working memory (see `session::password_matches`).
+    pub password_memory: Arc<std::sync::Mutex<Vec<Vec<argon2::Block>>>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, blobs: BlobStore, keys: ServerKeys, config: Config) -> Self {
+        let limiter = RateLimiter::new(config.rate_per_second, config.rate_burst);
+        AppState {
+            store,
+            blobs: Arc::new(blobs),
+            keys: Arc::new(keys),
+            config: Arc::new(config),
+            limiter: Arc::new(limiter),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
+            password_memory: Arc::new(std::sync::Mutex::new(Vec::new())),
+        }
+    }
+}

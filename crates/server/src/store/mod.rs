@@ -1,0 +1,195 @@
+//! Everything the server keeps, behind one async trait so the embedded
+//! SQLite backend and a scale-out backend answer the same behaviour tests.
+//!
+//! Rules every backend keeps with constraints and transactions, never with
+//! in-process locks (several instances may share one database):
+//! - an enrolment code is consumed exactly once;
+//! - a nonce is accepted once per device;
+//! - `(sender, idempotency_key)` names at most one referral;
+//! - a referral becomes `delivered` only when all its media are verified;
+//! - the audit chain is appended under the database's own serialisation.
+
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use clinshare_protocol::referral::{ReferralManifest, ReferralState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("the name is already taken")]
+    Duplicate,
+    #[error("enrolment code invalid")]
+    EnrolCodeInvalid,
+    #[error("idempotency key reused for a different manifest")]
+    IdempotencyConflict,
+    #[error("database: {0}")]
+    Database(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub organisation: String,
+    pub accepts_referrals: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub team_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    pub public_key: [u8; 32],
+    pub enrolled_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRow {
+    pub sha256: String,
+    pub size: u64,
+    pub verified: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referral {
+    pub id: String,
+    pub sender_user_id: String,
+    pub sender_device_id: String,
+    pub recipient_team_id: String,
+    pub idempotency_key: String,
+    pub manifest: ReferralManifest,
+    pub manifest_sha256: String,
+    pub state: ReferralState,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+    pub consent_withdrawn_at: Option<i64>,
+    /// The signed receipt as JSON, once delivered.
+    pub receipt_json: Option<String>,
+    pub media: Vec<MediaRow>,
+}
+
+/// A new referral, validated by intake.
+#[derive(Debug, Clone)]
+pub struct NewReferral {
+    pub id: String,
+    pub sender_user_id: String,
+    pub sender_device_id: String,
+    pub manifest: ReferralManifest,
+    pub manifest_sha256: String,
+    pub created_at: i64,
+}
+
+/// One audit entry before it is chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: i64,
+    /// User id, or `-` when no user is signed in (enrolment, admin CLI).
+    pub actor: String,
+    pub device: String,
+    pub action: String,
+    /// Referral id or other object id; never a patient identifier.
+    pub object: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectorySnapshot {
+    pub version: i64,
+    pub teams: Vec<(Team, Vec<(String, String)>)>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Administration.
+    async fn create_team(&self, team: Team) -> StoreResult<()>;
+    async fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>>;
+    async fn team(&self, id: &str) -> StoreResult<Option<Team>>;
+    async fn create_user(&self, user: User) -> StoreResult<()>;
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()>;
+    async fn add_enrol_code(&self, code_hash: &str, expires_at: i64) -> StoreResult<()>;
+    async fn devices(&self) -> StoreResult<Vec<Device>>;
+    async fn revoke_device(&self, id: &str, at: i64) -> StoreResult<()>;
+
+    // Enrolment and authentication.
+    /// Consumes the code and records the device in one transaction.
+    async fn enrol_device(&self, code_hash: &str, now: i64, device: Device) -> StoreResult<()>;
+    async fn device(&self, id: &str) -> StoreResult<Option<Device>>;
+    /// `false` when this nonce was already seen from this device.
+    async fn remember_nonce(&self, device_id: &str, nonce: &str, now: i64) -> StoreResult<bool>;
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn add_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        device_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The token's user, if the token exists, is bound to this device and
+    /// has not expired.
+    async fn token_user(
+        &self,
+        token_hash: &str,
+        device_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<User>>;
+
+    // Directory.
+    async fn directory(&self) -> StoreResult<DirectorySnapshot>;
+
+    // Referrals.
+    /// Creates the referral, or returns the one made earlier with the same
+    /// sender and idempotency key (`false`), or `IdempotencyConflict` when
+    /// that one had a different manifest.
+    async fn create_referral(&self, new: NewReferral) -> StoreResult<(Referral, bool)>;
+    async fn referral(&self, id: &str) -> StoreResult<Option<Referral>>;
+    async fn mark_media_verified(&self, referral_id: &str, sha256: &str) -> StoreResult<()>;
+    /// Marks delivered when every file is verified; returns the referral.
+    /// `receipt` is built from the stored row by the caller's closure only
+    /// once, so two racing completions keep the first receipt.
+    async fn deliver(
+        &self,
+        referral_id: &str,
+        now: i64,
+        receipt_json: String,
+    ) -> StoreResult<Referral>;
+    async fn acknowledge(
+        &self,
+        referral_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Referral>;
+    async fn withdraw_consent(&self, referral_id: &str, now: i64) -> StoreResult<Referral>;
+    /// Delivered (or acknowledged) referrals addressed to any of these teams.
+    async fn inbox(&self, team_ids: &[String]) -> StoreResult<Vec<Referral>>;
+
+    // Audit.
+    async fn append_audit(&self, record: AuditRecord) -> StoreResult<()>;
+    /// Re-computes the chain; `Err(Corrupt)` names the first bad entry.
+    async fn verify_audit(&self) -> StoreResult<u64>;
+    async fn ready(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,760 @@
+//! The embedded backend: one SQLite file (through the workspace's
+//! SQLCipher build, unkeyed, which is plain SQLite) on a single connection.
+//! Calls run on the blocking pool so the async workers never wait on disk.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use clinshare_protocol::referral::{ReferralManifest, ReferralState};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::{
+    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, Referral, Store, StoreError,
+    StoreResult, Team, User,
+};
+use crate::audit::{entry_hash, GENESIS_HASH};
+
+/// Migrations, in order; each runs once, in a transaction with its ledger row.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+)];
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies migrations.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Database("connection lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    )?;
+    let newest: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if newest > known {
+        return Err(StoreError::Corrupt(format!(
+            "database schema {newest} is newer than this server ({known}); refusing to touch it"
+        )));
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > newest) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![version, name, crate::clock::now()],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation
+    )
+}
+
+fn team_row(r: &Row<'_>) -> rusqlite::Result<Team> {
+    Ok(Team {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        organisation: r.get(2)?,
+        accepts_referrals: r.get(3)?,
+    })
+}
+
+fn load_user(conn: &Connection, where_sql: &str, key: &str) -> StoreResult<Option<User>> {
+    let sql = format!("SELECT id, name, password_hash, disabled FROM users WHERE {where_sql}");
+    let user = conn
+        .query_row(&sql, [key], |r| {
+            Ok(User {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                password_hash: r.get(2)?,
+                disabled: r.get(3)?,
+                team_ids: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut user) = user else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare("SELECT team_id FROM memberships WHERE user_id = ?1 ORDER BY team_id")?;
+    user.team_ids = stmt
+        .query_map([&user.id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(user))
+}
+
+fn device_row(r: &Row<'_>) -> rusqlite::Result<Device> {
+    let key: Vec<u8> = r.get(2)?;
+    let mut public_key = [0u8; 32];
+    if key.len() == 32 {
+        public_key.copy_from_slice(&key);
+    }
+    Ok(Device {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        public_key,
+        enrolled_at: r.get(3)?,
+        revoked_at: r.get(4)?,
+    })
+}
+
+pub(crate) fn state_from_code(s: &str) -> StoreResult<ReferralState> {
+    match s {
+        "uploading" => Ok(ReferralState::Uploading),
+        "delivered" => Ok(ReferralState::Delivered),
+        "acknowledged" => Ok(ReferralState::Acknowledged),
+        other => Err(StoreError::Corrupt(format!(
+            "unknown referral state {other}"
+        ))),
+    }
+}
+
+const REFERRAL_COLUMNS: &str = "id, sender_user_id, sender_device_id, recipient_team_id, \
+     idempotency_key, manifest_json, manifest_sha256, state, created_at, delivered_at, \
+     acknowledged_at, acknowledged_by, consent_withdrawn_at, receipt_json";
+
+fn load_referral(conn: &Connection, id: &str) -> StoreResult<Option<Referral>> {
+    let sql = format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE id = ?1");
+    let row = conn.query_row(&sql, [id], referral_parts).optional()?;
+    row.map(|parts| finish_referral(conn, parts)).transpose()
+}
+
+type Parts = (Referral, String, String);
+
+fn referral_parts(r: &Row<'_>) -> rusqlite::Result<Parts> {
+    let manifest_json: String = r.get(5)?;
+    let state: String = r.get(7)?;
+    Ok((
+        Referral {
+            id: r.get(0)?,
+            sender_user_id: r.get(1)?,
+            sender_device_id: r.get(2)?,
+            recipient_team_id: r.get(3)?,
+            idempotency_key: r.get(4)?,
+            manifest: placeholder_manifest(),
+            manifest_sha256: r.get(6)?,
+            state: ReferralState::Uploading,
+            created_at: r.get(8)?,
+            delivered_at: r.get(9)?,
+            acknowledged_at: r.get(10)?,
+            acknowledged_by: r.get(11)?,
+            consent_withdrawn_at: r.get(12)?,
+            receipt_json: r.get(13)?,
+            media: Vec::new(),
+        },
+        manifest_json,
+        state,
+    ))
+}
+
+fn placeholder_manifest() -> ReferralManifest {
+    use clinshare_protocol::consent::{ConsentLevel, GivenBy};
+    use clinshare_protocol::identifier::IdentifierKind;
+    use clinshare_protocol::referral::{ConsentSummary, PatientRef, Urgency};
+    ReferralManifest {
+        protocol_version: 0,
+        idempotency_key: String::new(),
+        patient: PatientRef {
+            kind: IdentifierKind::Nhs,
+            value: String::new(),
+        },
+        recipient_team: String::new(),
+        consent: ConsentSummary {
+            level: ConsentLevel::Record,
+            given_by: GivenBy::Patient,
+            recorded_by: String::new(),
+            recorded_at: String::new(),
+            recipient_team: None,
+            withdrawn: false,
+        },
+        clinical_question: String::new(),
+        urgency: Urgency::Routine,
+        media: Vec::new(),
+    }
+}
+
+fn finish_referral(
+    conn: &Connection,
+    (mut r, manifest_json, state): Parts,
+) -> StoreResult<Referral> {
+    r.manifest = serde_json::from_str(&manifest_json)
+        .map_err(|e| StoreError::Corrupt(format!("referral manifest: {e}")))?;
+    r.state = state_from_code(&state)?;
+    let mut stmt = conn.prepare(
+        "SELECT sha256, size, verified FROM referral_media WHERE referral_id = ?1 ORDER BY position",
+    )?;
+    r.media = stmt
+        .query_map([&r.id], |row| {
+            Ok(MediaRow {
+                sha256: row.get(0)?,
+                size: row.get::<_, i64>(1)?.max(0) as u64,
+                verified: row.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(r)
+}
+
+fn bump_directory(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE directory_version SET version = version + 1 WHERE id = 1",
+        [],
+    )
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_team(&self, team: Team) -> StoreResult<()> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            match tx.execute(
+                "INSERT INTO teams (id, name, organisation, accepts_referrals) VALUES (?1, ?2, ?3, ?4)",
+                params![team.id, team.name, team.organisation, team.accepts_referrals],
+            ) {
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate),
+                r => r?,
+            };
+            bump_directory(&tx)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT id, name, organisation, accepts_referrals FROM teams WHERE name = ?1",
+                [name],
+                team_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn team(&self, id: &str) -> StoreResult<Option<Team>> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT id, name, organisation, accepts_referrals FROM teams WHERE id = ?1",
+                [id],
+                team_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: User) -> StoreResult<()> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            match tx.execute(
+                "INSERT INTO users (id, name, password_hash, disabled) VALUES (?1, ?2, ?3, ?4)",
+                params![user.id, user.name, user.password_hash, user.disabled],
+            ) {
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate),
+                r => r?,
+            };
+            for team in &user.team_ids {
+                tx.execute(
+                    "INSERT INTO memberships (user_id, team_id) VALUES (?1, ?2)",
+                    params![user.id, team],
+                )?;
+            }
+            bump_directory(&tx)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE users SET disabled = ?2 WHERE name = ?1",
+                params![name, disabled],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            // Tokens stay: every request re-reads `disabled`, so the next
+            // one is refused with a clear `auth.user_disabled`.
+            bump_directory(&tx)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_enrol_code(&self, code_hash: &str, expires_at: i64) -> StoreResult<()> {
+        let code_hash = code_hash.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO enrol_codes (code_hash, expires_at) VALUES (?1, ?2)",
+                params![code_hash, expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn devices(&self) -> StoreResult<Vec<Device>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, name, public_key, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id",
+            )?;
+            let rows = stmt.query_map([], device_row)?.collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, id: &str, at: i64) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                params![id, at],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.execute("DELETE FROM tokens WHERE device_id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn enrol_device(&self, code_hash: &str, now: i64, device: Device) -> StoreResult<()> {
+        let code_hash = code_hash.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE enrol_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                params![code_hash, now],
+            )?;
+            if n != 1 {
+                return Err(StoreError::EnrolCodeInvalid);
+            }
+            match tx.execute(
+                "INSERT INTO devices (id, name, public_key, enrolled_at) VALUES (?1, ?2, ?3, ?4)",
+                params![device.id, device.name, device.public_key.to_vec(), device.enrolled_at],
+            ) {
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate),
+                r => r?,
+            };
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT id, name, public_key, enrolled_at, revoked_at FROM devices WHERE id = ?1",
+                [id],
+                device_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn remember_nonce(&self, device_id: &str, nonce: &str, now: i64) -> StoreResult<bool> {
+        let (device_id, nonce) = (device_id.to_owned(), nonce.to_owned());
+        self.with(move |c| {
+            // Older nonces are outside the clock window and refused anyway.
+            c.execute(
+                "DELETE FROM nonces WHERE seen_at < ?1",
+                [now - 2 * clinshare_protocol::auth::MAX_CLOCK_SKEW_SECS],
+            )?;
+            match c.execute(
+                "INSERT INTO nonces (device_id, nonce, seen_at) VALUES (?1, ?2, ?3)",
+                params![device_id, nonce, now],
+            ) {
+                Err(e) if is_unique_violation(&e) => Ok(false),
+                Err(e) => Err(e.into()),
+                Ok(_) => Ok(true),
+            }
+        })
+        .await
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        let name = name.to_owned();
+        self.with(move |c| load_user(c, "name = ?1", &name)).await
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.with(move |c| load_user(c, "id = ?1", &id)).await
+    }
+
+    async fn add_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        device_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let (t, u, d) = (
+            token_hash.to_owned(),
+            user_id.to_owned(),
+            device_id.to_owned(),
+        );
+        self.with(move |c| {
+            c.execute("DELETE FROM tokens WHERE expires_at < ?1", [crate::clock::now()])?;
+            c.execute(
+                "INSERT INTO tokens (token_hash, user_id, device_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![t, u, d, expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn token_user(
+        &self,
+        token_hash: &str,
+        device_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<User>> {
+        let (t, d) = (token_hash.to_owned(), device_id.to_owned());
+        self.with(move |c| {
+            let user_id: Option<String> = c
+                .query_row(
+                    "SELECT user_id FROM tokens WHERE token_hash = ?1 AND device_id = ?2 AND expires_at > ?3",
+                    params![t, d, now],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match user_id {
+                Some(id) => load_user(c, "id = ?1", &id),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn directory(&self) -> StoreResult<DirectorySnapshot> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let version: i64 = tx.query_row(
+                "SELECT version FROM directory_version WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )?;
+            let teams: Vec<Team> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id, name, organisation, accepts_referrals FROM teams ORDER BY name",
+                )?;
+                let rows = stmt.query_map([], team_row)?.collect::<Result<_, _>>()?;
+                rows
+            };
+            let mut out = Vec::with_capacity(teams.len());
+            for team in teams {
+                let mut stmt = tx.prepare(
+                    "SELECT u.id, u.name FROM users u JOIN memberships m ON m.user_id = u.id
+                     WHERE m.team_id = ?1 AND u.disabled = 0 ORDER BY u.name",
+                )?;
+                let members = stmt
+                    .query_map([&team.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                out.push((team, members));
+            }
+            Ok(DirectorySnapshot {
+                version,
+                teams: out,
+            })
+        })
+        .await
+    }
+
+    async fn create_referral(&self, new: NewReferral) -> StoreResult<(Referral, bool)> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let manifest_json = serde_json::to_string(&new.manifest)
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            let inserted = tx.execute(
+                "INSERT INTO referrals (id, sender_user_id, sender_device_id, recipient_team_id,
+                     idempotency_key, manifest_json, manifest_sha256, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'uploading', ?8)
+                 ON CONFLICT (sender_user_id, idempotency_key) DO NOTHING",
+                params![
+                    new.id,
+                    new.sender_user_id,
+                    new.sender_device_id,
+                    new.manifest.recipient_team,
+                    new.manifest.idempotency_key,
+                    manifest_json,
+                    new.manifest_sha256,
+                    new.created_at
+                ],
+            )?;
+            if inserted == 1 {
+                for (i, m) in new.manifest.media.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO referral_media (referral_id, position, sha256, size) VALUES (?1, ?2, ?3, ?4)",
+                        params![new.id, i as i64, m.sha256, m.size as i64],
+                    )?;
+                }
+            }
+            let existing_id: String = tx.query_row(
+                "SELECT id FROM referrals WHERE sender_user_id = ?1 AND idempotency_key = ?2",
+                params![new.sender_user_id, new.manifest.idempotency_key],
+                |r| r.get(0),
+            )?;
+            let referral = load_referral(&tx, &existing_id)?.ok_or(StoreError::NotFound)?;
+            tx.commit()?;
+            if inserted == 0 && referral.manifest_sha256 != new.manifest_sha256 {
+                return Err(StoreError::IdempotencyConflict);
+            }
+            Ok((referral, inserted == 1))
+        })
+        .await
+    }
+
+    async fn referral(&self, id: &str) -> StoreResult<Option<Referral>> {
+        let id = id.to_owned();
+        self.with(move |c| load_referral(c, &id)).await
+    }
+
+    async fn mark_media_verified(&self, referral_id: &str, sha256: &str) -> StoreResult<()> {
+        let (r, s) = (referral_id.to_owned(), sha256.to_owned());
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE referral_media SET verified = 1 WHERE referral_id = ?1 AND sha256 = ?2",
+                params![r, s],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn deliver(
+        &self,
+        referral_id: &str,
+        now: i64,
+        receipt_json: String,
+    ) -> StoreResult<Referral> {
+        let id = referral_id.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Only when no file is left unverified; a racing second call
+            // finds the state already changed and keeps the first receipt.
+            tx.execute(
+                "UPDATE referrals SET state = 'delivered', delivered_at = ?2, receipt_json = ?3
+                 WHERE id = ?1 AND state = 'uploading'
+                   AND NOT EXISTS (SELECT 1 FROM referral_media WHERE referral_id = ?1 AND verified = 0)",
+                params![id, now, receipt_json],
+            )?;
+            let r = load_referral(&tx, &id)?.ok_or(StoreError::NotFound)?;
+            tx.commit()?;
+            Ok(r)
+        })
+        .await
+    }
+
+    async fn acknowledge(
+        &self,
+        referral_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Referral> {
+        let (id, user) = (referral_id.to_owned(), user_id.to_owned());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE referrals SET state = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3
+                 WHERE id = ?1 AND state = 'delivered'",
+                params![id, now, user],
+            )?;
+            let r = load_referral(&tx, &id)?.ok_or(StoreError::NotFound)?;
+            tx.commit()?;
+            Ok(r)
+        })
+        .await
+    }
+
+    async fn withdraw_consent(&self, referral_id: &str, now: i64) -> StoreResult<Referral> {
+        let id = referral_id.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE referrals SET consent_withdrawn_at = COALESCE(consent_withdrawn_at, ?2) WHERE id = ?1",
+                params![id, now],
+            )?;
+            let r = load_referral(&tx, &id)?.ok_or(StoreError::NotFound)?;
+            tx.commit()?;
+            Ok(r)
+        })
+        .await
+    }
+
+    async fn inbox(&self, team_ids: &[String]) -> StoreResult<Vec<Referral>> {
+        let teams = team_ids.to_vec();
+        self.with(move |c| {
+            let sql = format!(
+                "SELECT {REFERRAL_COLUMNS} FROM referrals
+                 WHERE recipient_team_id = ?1 AND state IN ('delivered', 'acknowledged')
+                 ORDER BY delivered_at DESC, id"
+            );
+            let mut out = Vec::new();
+            for team in teams {
+                let parts: Vec<Parts> = {
+                    let mut stmt = c.prepare(&sql)?;
+                    let rows = stmt
+                        .query_map([&team], referral_parts)?
+                        .collect::<Result<_, _>>()?;
+                    rows
+                };
+                for p in parts {
+                    out.push(finish_referral(c, p)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> StoreResult<()> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let last: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let (seq, prev) = match last {
+                Some((s, h)) => (s + 1, h),
+                None => (1, GENESIS_HASH.to_owned()),
+            };
+            let hash = entry_hash(&prev, seq, &record);
+            tx.execute(
+                "INSERT INTO audit_log (seq, at, actor, device, action, object, outcome, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    seq,
+                    record.at,
+                    record.actor,
+                    record.device,
+                    record.action,
+                    record.object,
+                    record.outcome,
+                    prev,
+                    hash
+                ],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn verify_audit(&self) -> StoreResult<u64> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT seq, at, actor, device, action, object, outcome, prev_hash, hash
+                 FROM audit_log ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([])?;
+            let mut prev = GENESIS_HASH.to_owned();
+            let mut expected_seq = 1i64;
+            let mut n = 0u64;
+            while let Some(r) = rows.next()? {
+                let seq: i64 = r.get(0)?;
+                let record = AuditRecord {
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    device: r.get(3)?,
+                    action: r.get(4)?,
+                    object: r.get(5)?,
+                    outcome: r.get(6)?,
+                };
+                let prev_hash: String = r.get(7)?;
+                let hash: String = r.get(8)?;
+                if seq != expected_seq
+                    || prev_hash != prev
+                    || hash != entry_hash(&prev, seq, &record)
+                {
+                    return Err(StoreError::Corrupt(format!(
+                        "audit entry {seq} does not chain"
+                    )));
+                }
+                prev = hash;
+                expected_seq += 1;
+                n += 1;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn ready(&self) -> StoreResult<()> {
+        self.with(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+}

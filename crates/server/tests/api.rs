@@ -1,0 +1,715 @@
+//! Router tests with `oneshot`: every endpoint and each refusal. Each
+//! behaviour runs on both backends: `sqlite::*` (embedded) and
+//! `postgres::*` (a throwaway cluster, see `common/pg.rs`).
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use clinshare_protocol::auth::HEADER_UPLOAD_OFFSET;
+use clinshare_protocol::consent::ConsentLevel;
+use clinshare_protocol::directory::SignedDirectory;
+use clinshare_protocol::referral::SignedReceipt;
+use clinshare_protocol::{canonical_json, ErrorBody};
+use common::*;
+use ed25519_dalek::{Signature, VerifyingKey};
+
+fn verify_signed<T: serde::Serialize>(server: &Server, payload: &T, signature: &str) {
+    let key: [u8; 32] = hex::decode(server.state.keys.public_key_hex())
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+    let key = VerifyingKey::from_bytes(&key).expect("key");
+    let sig: [u8; 64] = hex::decode(signature)
+        .expect("hex")
+        .try_into()
+        .expect("64 bytes");
+    key.verify_strict(
+        &canonical_json(payload).expect("json"),
+        &Signature::from_bytes(&sig),
+    )
+    .expect("signature verifies");
+}
+
+fn code(body: &serde_json::Value) -> &str {
+    body["code"].as_str().unwrap_or("")
+}
+
+async fn health_ready_and_openapi_are_open(s: Server) {
+    for path in ["/health", "/ready", "/openapi.json"] {
+        let (status, body) = json(
+            s.send(Request::get(path).body(Body::empty()).expect("req"))
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(body.is_object());
+    }
+    let (_, doc) = json(
+        s.send(
+            Request::get("/openapi.json")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await,
+    )
+    .await;
+    for (path, method) in clinshare_server::openapi::PATHS {
+        assert!(doc["paths"][*path][*method].is_object(), "{method} {path}");
+    }
+}
+
+async fn every_v1_route_refuses_unsigned_requests(s: Server) {
+    for (path, method) in clinshare_server::openapi::PATHS {
+        if !path.starts_with("/v1/") || *path == "/v1/enrol" {
+            continue;
+        }
+        let uri = path
+            .replace("{id}", &"a".repeat(32))
+            .replace("{sha256}", &"b".repeat(64));
+        let req = Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(uri)
+            .body(Body::empty())
+            .expect("req");
+        let (status, body) = json(s.send(req).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(code(&body), "auth.unsigned");
+    }
+}
+
+async fn enrolment_codes_work_once_and_expire(s: Server) {
+    let code = s.enrol_code().await;
+    let device = Client::new_device();
+    let (status, body) = json(s.send(device.enrol_request(&code)).await).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["server_key_id"], s.state.keys.key_id());
+    // The same code again, even typed in lower case, is refused.
+    let other = Client::new_device();
+    let (status, body) = json(s.send(other.enrol_request(&code.to_lowercase())).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(code_of(&body), "enrol.code_invalid");
+    // An expired code.
+    let expired = "ABCD-EFGH-JKMN-PQRS";
+    s.store()
+        .add_enrol_code(
+            &clinshare_server::keys::secret_hash(&clinshare_server::enrolment::normalise_code(
+                expired,
+            )),
+            now() - 1,
+        )
+        .await
+        .expect("code");
+    let (status, _) = json(s.send(other.enrol_request(expired)).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A key that is not 32 bytes.
+    let code = s.enrol_code().await;
+    let bad = Request::post("/v1/enrol")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::json!({"protocol_version": 1, "code": code, "device_public_key": "abcd", "device_name": "x"})
+                .to_string(),
+        ))
+        .expect("req");
+    let (status, body) = json(s.send(bad).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code_of(&body), "request.invalid");
+}
+
+fn code_of(body: &serde_json::Value) -> String {
+    serde_json::from_value::<ErrorBody>(body.clone())
+        .map(|e| e.code)
+        .unwrap_or_default()
+}
+
+async fn signatures_timestamps_nonces_and_body_hashes_are_checked(s: Server) {
+    let c = s.client("alice").await;
+
+    // Replay: the same signed request twice.
+    let nonce = Client::fresh_nonce();
+    let first = c.request_with("GET", "/v1/directory", Vec::new(), &nonce, now());
+    assert_eq!(s.send(first).await.status(), StatusCode::OK);
+    let again = c.request_with("GET", "/v1/directory", Vec::new(), &nonce, now());
+    let (status, body) = json(s.send(again).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&body), "auth.replayed");
+
+    // Stale timestamp.
+    let old = c.request_with(
+        "GET",
+        "/v1/directory",
+        Vec::new(),
+        &Client::fresh_nonce(),
+        now() - 3600,
+    );
+    let (status, body) = json(s.send(old).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&body), "auth.stale_timestamp");
+
+    // Signed by another key.
+    let mut impostor = Client::new_device();
+    impostor.device_id = c.device_id.clone();
+    impostor.token = c.token.clone();
+    let (status, body) = json(s.send(impostor.get("/v1/directory")).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&body), "auth.bad_signature");
+
+    // Path changed after signing.
+    let mut req = c.get("/v1/directory");
+    *req.uri_mut() = "/v1/inbox".parse().expect("uri");
+    let (status, body) = json(s.send(req).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.bad_signature")
+    );
+
+    // Body changed after signing (the header still matches the signature).
+    let req = c.post_json("/v1/referrals", &serde_json::json!({"a": 1}));
+    let (parts, _) = req.into_parts();
+    let req = Request::from_parts(parts, Body::from("{\"a\":2}"));
+    let (status, body) = json(s.send(req).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "auth.body_hash")
+    );
+
+    // Unknown device id.
+    let mut ghost = Client::new_device();
+    ghost.device_id = "f".repeat(32);
+    let (status, body) = json(s.send(ghost.get("/v1/directory")).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.device_revoked")
+    );
+
+    // Signed device but no user token.
+    let mut anonymous = Client::new_device();
+    anonymous.device_id = c.device_id.clone();
+    anonymous.key = c.key.clone();
+    let (status, body) = json(s.send(anonymous.get("/v1/directory")).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.sign_in_required")
+    );
+
+    // A made-up token.
+    anonymous.token = Some("00".repeat(32));
+    let (status, body) = json(s.send(anonymous.get("/v1/directory")).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.token_invalid")
+    );
+}
+
+async fn sign_in_checks_the_password_and_disabled_users_are_refused_next_request(s: Server) {
+    let mut c = s.client("alice").await;
+    let (status, body) = c.sign_in(&s, "alice", "wrong password!!").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.bad_credentials")
+    );
+    let (status, _) = c.sign_in(&s, "nobody", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(
+        s.send(c.get("/v1/directory")).await.status(),
+        StatusCode::OK
+    );
+    clinshare_server::admin::user_set_disabled(s.store().as_ref(), "alice", true)
+        .await
+        .expect("disable");
+    let (status, body) = json(s.send(c.get("/v1/directory")).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "auth.user_disabled")
+    );
+    let (status, body) = c.sign_in(&s, "alice", PASSWORD).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "auth.user_disabled")
+    );
+}
+
+async fn revoked_devices_are_refused_on_their_next_request(s: Server) {
+    let c = s.client("alice").await;
+    assert_eq!(
+        s.send(c.get("/v1/directory")).await.status(),
+        StatusCode::OK
+    );
+    let listed = clinshare_server::admin::device_list(s.store().as_ref())
+        .await
+        .expect("list");
+    assert!(listed
+        .iter()
+        .any(|d| d.device_id == c.device_id && d.revoked_at.is_none()));
+    clinshare_server::admin::device_revoke(s.store().as_ref(), &c.device_id)
+        .await
+        .expect("revoke");
+    let (status, body) = json(s.send(c.get("/v1/directory")).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.device_revoked")
+    );
+}
+
+async fn the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals(s: Server) {
+    let c = s.client("alice").await;
+    let (status, body) = json(s.send(c.get("/v1/directory")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let signed: SignedDirectory = serde_json::from_value(body).expect("directory");
+    verify_signed(&s, &signed.payload, &signed.signature);
+    assert_eq!(signed.key_id, s.state.keys.key_id());
+    let names: Vec<&str> = signed
+        .payload
+        .teams
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["Dermatology", "Tissue Viability"]);
+    let tv = &signed.payload.teams[1];
+    assert_eq!(tv.clinicians.len(), 1);
+    assert_eq!(tv.clinicians[0].name, "bob");
+
+    clinshare_server::admin::team_add(s.store().as_ref(), "Podiatry", "Lanark CHP", true)
+        .await
+        .expect("team");
+    let (_, body) = json(s.send(c.get("/v1/directory")).await).await;
+    let newer: SignedDirectory = serde_json::from_value(body).expect("directory");
+    assert!(newer.payload.version > signed.payload.version);
+    // A tampered payload no longer matches its signature.
+    let mut tampered = newer.payload.clone();
+    tampered.teams[0].name = "Somebody Else".into();
+    let bytes = canonical_json(&tampered).expect("json");
+    assert_ne!(bytes, canonical_json(&newer.payload).expect("json"));
+}
+
+async fn intake_refuses_what_the_app_should_never_have_sent(s: Server) {
+    let c = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let base = manifest(&s.tissue_viability, "refusals-0001", &[&jpeg]);
+
+    let mut unknown = base.clone();
+    unknown.recipient_team = "0".repeat(32);
+    unknown.consent.recipient_team = Some(unknown.recipient_team.clone());
+    let mut closed = base.clone();
+    closed.recipient_team = s.closed_team.clone();
+    closed.consent.recipient_team = Some(s.closed_team.clone());
+    let mut check_digit = base.clone();
+    check_digit.patient.value = "9434765918".into();
+    let mut record_only = base.clone();
+    record_only.consent.level = ConsentLevel::Record;
+    let mut other_team = base.clone();
+    other_team.consent.recipient_team = Some(s.dermatology.clone());
+    let mut withdrawn = base.clone();
+    withdrawn.consent.withdrawn = true;
+    let mut no_media = base.clone();
+    no_media.media.clear();
+    let mut bad_version = base.clone();
+    bad_version.protocol_version = 99;
+
+    let cases = [
+        (
+            unknown,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "intake.unknown_team",
+        ),
+        (
+            closed,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "intake.team_not_accepting",
+        ),
+        (
+            check_digit,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "identifier.check_digit",
+        ),
+        (
+            record_only,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "intake.consent_insufficient",
+        ),
+        (
+            other_team,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "intake.consent_insufficient",
+        ),
+        (withdrawn, StatusCode::GONE, "intake.consent_withdrawn"),
+        (no_media, StatusCode::BAD_REQUEST, "request.invalid"),
+        (
+            bad_version,
+            StatusCode::BAD_REQUEST,
+            "request.protocol_version",
+        ),
+    ];
+    for (m, want_status, want_code) in cases {
+        let (status, body) = json(s.send(c.post_json("/v1/referrals", &m)).await).await;
+        assert_eq!((status, code(&body)), (want_status, want_code));
+        // Refusals never echo the identifier.
+        assert!(!body.to_string().contains("943"), "{body}");
+    }
+    // Nothing was created by any of them.
+    assert!(s
+        .store()
+        .inbox(std::slice::from_ref(&s.tissue_viability))
+        .await
+        .expect("inbox")
+        .is_empty());
+}
+
+async fn a_complete_verified_referral_reaches_only_the_recipient_team(s: Server) {
+    let alice = s.client("alice").await;
+    let bob = s.client("bob").await;
+    let carol = s.client("carol").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "happy-path-0001", &[&jpeg]);
+    let sha = sha256_hex(&jpeg);
+
+    let (status, body) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["state"], "uploading");
+    let id = body["referral_id"].as_str().expect("id").to_owned();
+
+    // First half.
+    let half = jpeg.len() / 2;
+    let (status, body) = json(s.send(alice.put_chunk(&id, &sha, 0, &jpeg[..half])).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["upload"]["offset"], half as u64);
+
+    // Not visible to the recipient while incomplete.
+    let (_, inbox) = json(s.send(bob.get("/v1/inbox")).await).await;
+    assert_eq!(inbox.as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        s.send(bob.get(&format!("/v1/inbox/{id}"))).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The client asks where to continue.
+    let r = s
+        .send(alice.get(&format!("/v1/referrals/{id}/media/{sha}")))
+        .await;
+    assert_eq!(r.headers()[HEADER_UPLOAD_OFFSET], half.to_string().as_str());
+    let (_, body) = json(r).await;
+    assert_eq!(body["offset"], half as u64);
+
+    // A retry of the first chunk changes nothing.
+    let (status, body) = json(s.send(alice.put_chunk(&id, &sha, 0, &jpeg[..half])).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["upload"]["offset"], half as u64);
+
+    // A chunk beyond the end is refused with the current offset.
+    let r = s
+        .send(alice.put_chunk(&id, &sha, half as u64 + 10, &jpeg[half + 10..]))
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.headers()[HEADER_UPLOAD_OFFSET], half.to_string().as_str());
+    let (_, body) = json(r).await;
+    assert_eq!(code(&body), "upload.offset_mismatch");
+
+    // The rest completes the referral and returns a signed receipt.
+    let (status, body) = json(
+        s.send(alice.put_chunk(&id, &sha, half as u64, &jpeg[half..]))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["referral_state"], "delivered");
+    let receipt: SignedReceipt = serde_json::from_value(body["receipt"].clone()).expect("receipt");
+    verify_signed(&s, &receipt.payload, &receipt.signature);
+    assert_eq!(receipt.payload.referral_id, id);
+    assert_eq!(receipt.payload.media_sha256, vec![sha.clone()]);
+
+    // Retrying the last chunk after success answers the same.
+    let (status, body) = json(
+        s.send(alice.put_chunk(&id, &sha, half as u64, &jpeg[half..]))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["upload"]["state"], "verified");
+
+    // Recipient team: list, open, download, acknowledge.
+    let (_, inbox) = json(s.send(bob.get("/v1/inbox")).await).await;
+    assert_eq!(inbox[0]["referral_id"], id.as_str());
+    let (status, opened) = json(s.send(bob.get(&format!("/v1/inbox/{id}"))).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(opened["patient"]["value"], NHS_NUMBER);
+    assert_eq!(opened["sender_name"], "alice");
+    let (status, bytes) = body_bytes(
+        s.send(bob.get(&format!("/v1/inbox/{id}/media/{sha}")))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, jpeg);
+
+    // Anyone else: nothing, not even existence (same as a made-up id).
+    let made_up = "e".repeat(32);
+    for path in [
+        format!("/v1/inbox/{id}"),
+        format!("/v1/inbox/{id}/media/{sha}"),
+        format!("/v1/inbox/{made_up}"),
+    ] {
+        let (status, body) = json(s.send(carol.get(&path)).await).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{path}"
+        );
+    }
+    let (_, inbox) = json(s.send(carol.get("/v1/inbox")).await).await;
+    assert_eq!(inbox.as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        s.send(carol.post_json(&format!("/v1/inbox/{id}/ack"), &serde_json::json!({})))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.send(carol.get(&format!("/v1/referrals/{id}")))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.send(bob.get(&format!("/v1/referrals/{id}")))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // The sender is not a recipient either.
+    assert_eq!(
+        s.send(alice.get(&format!("/v1/inbox/{id}"))).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let (_, status_view) = json(s.send(alice.get(&format!("/v1/referrals/{id}"))).await).await;
+    assert_eq!(status_view["state"], "delivered");
+    let (status, item) = json(
+        s.send(bob.post_json(&format!("/v1/inbox/{id}/ack"), &serde_json::json!({})))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(item["state"], "acknowledged");
+    let (_, status_view) = json(s.send(alice.get(&format!("/v1/referrals/{id}"))).await).await;
+    assert_eq!(status_view["state"], "acknowledged");
+    assert!(status_view["receipt"].is_object());
+
+    // Every step was audited and the chain is intact.
+    let entries = s.store().verify_audit().await.expect("chain intact");
+    assert!(entries >= 10, "{entries}");
+}
+
+async fn a_repeated_manifest_returns_the_same_referral_and_a_changed_one_is_refused(s: Server) {
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "idempotent-0001", &[&jpeg]);
+    let (status, first) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, second) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first["referral_id"], second["referral_id"]);
+    let mut changed = m.clone();
+    changed.clinical_question = "Something else".into();
+    let (status, body) = json(s.send(alice.post_json("/v1/referrals", &changed)).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "intake.idempotency_conflict")
+    );
+}
+
+async fn a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again(s: Server) {
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "bad-hash-0001", &[&jpeg]);
+    let (_, body) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    let id = body["referral_id"].as_str().expect("id").to_owned();
+    let sha = sha256_hex(&jpeg);
+    let mut corrupted = jpeg.clone();
+    let mid = corrupted.len() / 2;
+    corrupted[mid] ^= 0xff;
+    let (status, body) = json(s.send(alice.put_chunk(&id, &sha, 0, &corrupted)).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "upload.hash_mismatch")
+    );
+    // The bad copy is gone: the client starts that file from zero.
+    let (_, body) = json(
+        s.send(alice.get(&format!("/v1/referrals/{id}/media/{sha}")))
+            .await,
+    )
+    .await;
+    assert_eq!(body["offset"], 0);
+    let (status, body) = json(s.send(alice.put_chunk(&id, &sha, 0, &jpeg)).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["referral_state"], "delivered");
+}
+
+async fn a_file_with_residual_metadata_is_refused(s: Server) {
+    let alice = s.client("alice").await;
+    let bob = s.client("bob").await;
+    let dirty = FIXTURE_WITH_EXIF.to_vec();
+    let m = manifest(&s.tissue_viability, "metadata-0001", &[&dirty]);
+    let (id, status, body) = send_referral(&s, &alice, &m, &[&dirty]).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "upload.residual_metadata")
+    );
+    let (_, inbox) = json(s.send(bob.get("/v1/inbox")).await).await;
+    assert_eq!(inbox.as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        s.send(bob.get(&format!("/v1/inbox/{id}"))).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn an_upload_longer_than_the_manifest_says_is_refused(s: Server) {
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "too-long-0001", &[&jpeg]);
+    let (_, body) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    let id = body["referral_id"].as_str().expect("id").to_owned();
+    let mut longer = jpeg.clone();
+    longer.extend_from_slice(b"trailing");
+    let (status, body) = json(
+        s.send(alice.put_chunk(&id, &sha256_hex(&jpeg), 0, &longer))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "upload.too_long")
+    );
+    let (_, body) = json(
+        s.send(alice.get(&format!("/v1/referrals/{id}/media/{}", sha256_hex(&jpeg))))
+            .await,
+    )
+    .await;
+    assert_eq!(body["offset"], 0);
+}
+
+async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Server) {
+    let alice = s.client("alice").await;
+    let bob = s.client("bob").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "withdrawal-0001", &[&jpeg]);
+    let (id, status, _) = send_referral(&s, &alice, &m, &[&jpeg]).await;
+    assert_eq!(status, StatusCode::OK);
+    let sha = sha256_hex(&jpeg);
+    assert_eq!(
+        s.send(bob.get(&format!("/v1/inbox/{id}/media/{sha}")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Only the sender can report it.
+    let w = serde_json::json!({"reason": "Patient asked for the photos not to be shared."});
+    assert_eq!(
+        s.send(bob.post_json(&format!("/v1/referrals/{id}/consent-withdrawal"), &w))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = json(
+        s.send(alice.post_json(&format!("/v1/referrals/{id}/consent-withdrawal"), &w))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["consent_withdrawn"], true);
+
+    let (status, body) = json(
+        s.send(bob.get(&format!("/v1/inbox/{id}/media/{sha}")))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::GONE, "intake.consent_withdrawn")
+    );
+    let (_, opened) = json(s.send(bob.get(&format!("/v1/inbox/{id}"))).await).await;
+    assert_eq!(opened["item"]["consent_withdrawn"], true);
+    assert_eq!(opened["media"].as_array().map(Vec::len), Some(0));
+    let (_, inbox) = json(s.send(bob.get("/v1/inbox")).await).await;
+    assert_eq!(inbox[0]["consent_withdrawn"], true);
+}
+
+#[tokio::test]
+async fn the_audit_log_holds_ids_but_never_identifiers_or_questions() {
+    let s = Server::start().await;
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "audit-0001", &[&jpeg]);
+    let (_id, status, _) = send_referral(&s, &alice, &m, &[&jpeg]).await;
+    assert_eq!(status, StatusCode::OK);
+    let audit_rows = audit_dump(&s);
+    assert!(!audit_rows.contains(NHS_NUMBER));
+    assert!(!audit_rows.contains("pressure ulcer"));
+    assert!(audit_rows.contains("referral_create"));
+    assert!(audit_rows.contains("deliver"));
+}
+
+fn audit_dump(s: &Server) -> String {
+    let conn = rusqlite::Connection::open(s.dir.path().join("server.db")).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT actor, device, action, object, outcome FROM audit_log ORDER BY seq")
+        .expect("prepare");
+    let rows: Vec<String> = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{} {} {} {} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    rows.join("\n")
+}
+
+/// One `#[tokio::test]` per backend for each behaviour above.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(Server::start().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL binaries (scripts/test.sh)"]
+                async fn $name() {
+                    super::$name(Server::start_postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    health_ready_and_openapi_are_open,
+    every_v1_route_refuses_unsigned_requests,
+    enrolment_codes_work_once_and_expire,
+    signatures_timestamps_nonces_and_body_hashes_are_checked,
+    sign_in_checks_the_password_and_disabled_users_are_refused_next_request,
+    revoked_devices_are_refused_on_their_next_request,
+    the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals,
+    intake_refuses_what_the_app_should_never_have_sent,
+    a_complete_verified_referral_reaches_only_the_recipient_team,
+    a_repeated_manifest_returns_the_same_referral_and_a_changed_one_is_refused,
+    a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again,
+    a_file_with_residual_metadata_is_refused,
+    an_upload_longer_than_the_manifest_says_is_refused,
+    consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
+);

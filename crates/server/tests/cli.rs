@@ -1,0 +1,163 @@
+//! The `clinshare-server` binary: the spellings in `shared/CLI.md`, exit
+//! status 0 ok / 1 refused / 2 environment, and the pin printed on start.
+
+mod common;
+
+use std::io::BufRead;
+use std::process::Stdio;
+
+use common::wire::{admin, binary};
+
+#[test]
+fn admin_commands_follow_the_cli_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+
+    let (code, out, err) = admin(
+        d,
+        &[
+            "team",
+            "add",
+            "Tissue Viability",
+            "--org",
+            "Lanark CHP",
+            "--accepts-referrals",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Tissue Viability"));
+    let (code, _, err) = admin(
+        d,
+        &["team", "add", "Tissue Viability", "--org", "Lanark CHP"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("admin.team_exists"), "{err}");
+
+    let (code, out, err) = admin(
+        d,
+        &[
+            "--json",
+            "user",
+            "add",
+            "bob",
+            "--team",
+            "Tissue Viability",
+            "--password-env",
+            "TEST_PASSWORD",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["name"], "bob");
+    let (code, _, err) = admin(
+        d,
+        &[
+            "user",
+            "add",
+            "eve",
+            "--team",
+            "Nowhere",
+            "--password-env",
+            "TEST_PASSWORD",
+        ],
+    );
+    assert_eq!(
+        (code, err.contains("admin.no_such_team")),
+        (1, true),
+        "{err}"
+    );
+    let (code, _, err) = admin(
+        d,
+        &[
+            "user",
+            "add",
+            "eve",
+            "--team",
+            "Tissue Viability",
+            "--password-env",
+            "UNSET_VARIABLE_FOR_TEST",
+        ],
+    );
+    assert_eq!(
+        (code, err.contains("admin.password_missing")),
+        (1, true),
+        "{err}"
+    );
+
+    let (code, out, _) = admin(d, &["enrol-code", "--expires-in", "2h"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim().len(), 19, "{out}");
+    let (code, _, err) = admin(d, &["enrol-code", "--expires-in", "forever"]);
+    assert_eq!((code, err.contains("admin.bad_duration")), (1, true));
+
+    let (code, out, _) = admin(d, &["--json", "device", "list"]);
+    assert_eq!((code, out.trim()), (0, "[]"));
+    let (code, _, err) = admin(d, &["device", "revoke", "0123"]);
+    assert_eq!((code, err.contains("admin.no_such_device")), (1, true));
+
+    let (code, _, _) = admin(d, &["user", "disable", "bob"]);
+    assert_eq!(code, 0);
+    let (code, _, _) = admin(d, &["user", "disable", "nobody"]);
+    assert_eq!(code, 1);
+
+    let (code, out, _) = admin(d, &["audit", "verify"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("intact"), "{out}");
+}
+
+#[test]
+fn environment_failures_exit_2() {
+    let out = binary()
+        .args(["admin", "device", "list"])
+        .env_remove("CLINSHARE_SERVER_DATA_DIR")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = binary()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "--database",
+            "postgres://nobody@127.0.0.1:1/none",
+            "admin",
+            "device",
+            "list",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serve_prints_the_tls_pin_and_keeps_it_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut pins = Vec::new();
+    for _ in 0..2 {
+        let mut child = binary()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().expect("line").expect("utf-8");
+        let second = lines.next().expect("line").expect("utf-8");
+        child.kill().expect("kill");
+        let _ = child.wait();
+        assert!(
+            first.starts_with("listening on https://127.0.0.1:"),
+            "{first}"
+        );
+        let pin = second
+            .strip_prefix("TLS pin (SHA-256 of SubjectPublicKeyInfo, hex): ")
+            .expect("pin line")
+            .to_owned();
+        assert_eq!(pin.len(), 64);
+        pins.push(pin);
+    }
+    assert_eq!(pins[0], pins[1]);
+}
