@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: UI lint/type-check/unit tests, Rust format/lint/boundary
-# checks, unit and integration tests (real keyring), and end-to-end tests of
-# the real app window under Xvfb. Installs what is missing first.
+# checks, unit and integration tests (real keyring, real PostgreSQL started
+# by the server's tests, real TLS on loopback, schemathesis against the
+# server), and end-to-end tests of the real app window under Xvfb. Installs
+# what is missing first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
 
@@ -9,6 +11,7 @@ apt_install "${APT_BUILD[@]}" "${APT_RUN[@]}" "${APT_TEST[@]}"
 need_node
 need_rust
 need_tauri_driver
+need_schemathesis
 ui_install
 
 say "UI: lint, type-check, unit tests"

@@ -22,8 +22,10 @@ APT_BUILD=(build-essential pkg-config curl file libssl-dev libdbus-1-dev
 APT_RUN=(gnome-keyring dbus dbus-x11 libsecret-tools)
 APT_TEST=(xvfb webkit2gtk-driver sqlite3 libimage-exiftool-perl imagemagick ffmpeg
     libjpeg-turbo-progs exiv2 python3 postgresql)
-# Drives the system file chooser in the real-window tests.
-APT_TEST+=(xdotool)
+# Drives the system file chooser in the real-window tests; a venv for
+# schemathesis (PyPI), which tests the server against its OpenAPI document.
+APT_TEST+=(xdotool python3-venv)
+SCHEMATHESIS_VERSION=4.32.5
 
 apt_install() {
     local missing=()
@@ -88,4 +90,17 @@ remove_private_dir() {
         fi
     done
     rm -rf "$dir" 2>/dev/null || true
+}
+
+# schemathesis in a venv under target/ (rebuilt when missing); exports
+# CLINSHARE_SCHEMATHESIS for the server's schemathesis test.
+need_schemathesis() {
+    local venv="$ROOT/target/tools/schemathesis"
+    if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+        say "Installing schemathesis $SCHEMATHESIS_VERSION (PyPI) into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    fi
+    export CLINSHARE_SCHEMATHESIS="$venv/bin/schemathesis"
 }

@@ -15,6 +15,7 @@ mod passphrase;
 mod patient;
 mod status;
 mod strip;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,14 @@ enum Command {
     /// List imported photos and videos
     #[command(subcommand)]
     Media(media::MediaCommand),
+    /// Enrol this laptop with the approved server
+    Enrol(sync::EnrolArgs),
+    /// The teams this laptop may send to (the signed directory)
+    Directory(sync::DirectoryArgs),
+    #[command(subcommand)]
+    Referral(sync::ReferralCommand),
+    /// Send the outbox: one pass
+    Sync,
 }
 
 fn main() -> ExitCode {
@@ -85,5 +94,9 @@ fn main() -> ExitCode {
         // Per-file results, like strip.
         Command::Import(args) => import::run(&ctx, &args),
         Command::Media(cmd) => output::finish(&ctx, media::run(&ctx, &cmd)),
+        Command::Enrol(args) => output::finish(&ctx, sync::enrol(&ctx, &args)),
+        Command::Directory(args) => output::finish(&ctx, sync::directory(&ctx, &args)),
+        Command::Referral(cmd) => output::finish(&ctx, sync::referral(&ctx, &cmd)),
+        Command::Sync => sync::run_sync(&ctx),
     }
 }

@@ -5,7 +5,7 @@
 //! older version never replaces a newer one (no rollback).
 
 use clinshare_protocol::directory::{Directory, DirectoryTeam, SignedDirectory};
-use clinshare_protocol::{canonical_json, key_id, PROTOCOL_VERSION};
+use clinshare_protocol::{canonical_json, key_id, Signed, PROTOCOL_VERSION};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
@@ -122,6 +122,21 @@ pub fn server_key(store: &Store) -> Result<Option<String>, StoreError> {
 
 /// Check a directory's signature against the server's key (hex).
 pub fn verify(signed: &SignedDirectory, server_key_hex: &str) -> Result<(), DirectoryError> {
+    verify_signed(signed, server_key_hex)
+        .then_some(())
+        .ok_or(DirectoryError::BadSignature)
+}
+
+/// Whether `signed` carries the server's signature (key given in hex) over
+/// its payload's canonical bytes: directories and receipts alike.
+pub fn verify_signed<T: Serialize>(signed: &Signed<T>, server_key_hex: &str) -> bool {
+    verify_inner(signed, server_key_hex).is_ok()
+}
+
+fn verify_inner<T: Serialize>(
+    signed: &Signed<T>,
+    server_key_hex: &str,
+) -> Result<(), DirectoryError> {
     let key: [u8; 32] = hex::decode(server_key_hex)
         .ok()
         .and_then(|b| b.try_into().ok())

@@ -19,6 +19,7 @@ pub mod referrals;
 pub mod session;
 pub mod settings;
 pub mod store;
+pub mod sync;
 pub mod users;
 
 mod clock;

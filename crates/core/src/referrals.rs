@@ -619,6 +619,75 @@ fn media_item(store: &Store, media_id: &str) -> Result<MediaItem, Block> {
     })
 }
 
+/// Move a referral along the outbox (for the sender): `reasons` are kept
+/// for a blocked or failed one.
+pub(crate) fn set_state(
+    store: &mut Store,
+    id: &str,
+    next: ReferralState,
+    reasons: Option<&[Block]>,
+) -> Result<(), ReferralError> {
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transition(&tx, id, next, reasons)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The server delivered it: keep its id and the signed receipt (audited).
+pub(crate) fn mark_delivered(
+    store: &mut Store,
+    actor: &Actor,
+    id: &str,
+    server_referral_id: &str,
+    receipt_json: &str,
+) -> Result<(), ReferralError> {
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transition(&tx, id, ReferralState::Delivered, None)?;
+    tx.execute(
+        "UPDATE referrals SET server_referral_id = ?1, receipt_json = ?2 WHERE id = ?3",
+        rusqlite::params![server_referral_id, receipt_json, id],
+    )?;
+    let (patient_id, media): (i64, String) = tx.query_row(
+        "SELECT r.patient_id, group_concat(m.media_id) FROM referrals r \
+         JOIN referral_media m ON m.referral_id = r.id WHERE r.id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    audit::append(
+        &tx,
+        &NewEntry {
+            actor: actor.audit(),
+            action: AuditAction::Share,
+            patient_id: Some(patient_id),
+            media_id: None,
+            details: json!({
+                "referral": id,
+                "stage": "delivered",
+                "server_referral": server_referral_id,
+                "media": media.split(',').collect::<Vec<_>>(),
+            }),
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The sanitised bytes of each photo of a referral, in order.
+pub(crate) fn media_bytes(store: &Store, id: &str) -> Result<Vec<Vec<u8>>, ReferralError> {
+    let mut stmt = store.conn().prepare(
+        "SELECT c.bytes FROM referral_media m JOIN media_content c ON c.media_id = m.media_id \
+         WHERE m.referral_id = ?1 ORDER BY m.position",
+    )?;
+    let rows = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?;
+    Ok(rows)
+}
+
 /// Run the gate over the outbox: a queued referral that fails is blocked
 /// with its reasons; a blocked one whose cause is fixed is queued again.
 /// Returns the referrals that are clear to send, with their manifests.

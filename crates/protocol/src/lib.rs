@@ -14,6 +14,7 @@ pub mod error;
 pub mod identifier;
 pub mod inbox;
 pub mod referral;
+pub mod tls;
 pub mod upload;
 
 use serde::{Deserialize, Serialize};

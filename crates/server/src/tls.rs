@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 
 use crate::fsutil;
 
@@ -104,66 +103,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// The pin of a DER certificate: hex SHA-256 of its SubjectPublicKeyInfo.
-pub fn spki_pin(cert_der: &[u8]) -> Option<String> {
-    spki_der(cert_der).map(|spki| hex::encode(Sha256::digest(spki)))
-}
-
-/// The SubjectPublicKeyInfo inside a certificate, found by walking the DER:
-/// Certificate → tbsCertificate → [version], serial, signature, issuer,
-/// validity, subject, **subjectPublicKeyInfo**. A few lines instead of an
-/// X.509 parser dependency; anything unexpected gives `None`.
-pub fn spki_der(cert_der: &[u8]) -> Option<&[u8]> {
-    let (cert_body, _) = der_element(cert_der, 0x30)?;
-    let (tbs, _) = der_element(cert_body, 0x30)?;
-    let mut rest = tbs;
-    // Optional explicit [0] version.
-    if rest.first() == Some(&0xa0) {
-        rest = der_skip(rest)?;
-    }
-    for _ in 0..5 {
-        rest = der_skip(rest)?; // serial, signature, issuer, validity, subject
-    }
-    let len = der_total_len(rest)?;
-    (rest.first() == Some(&0x30)).then(|| &rest[..len])
-}
-
-/// (contents, remainder after it) of the element at the start of `b`,
-/// which must carry `tag`.
-fn der_element(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    if *b.first()? != tag {
-        return None;
-    }
-    let (header, len) = der_header(b)?;
-    let end = header.checked_add(len)?;
-    Some((b.get(header..end)?, b.get(end..)?))
-}
-
-fn der_header(b: &[u8]) -> Option<(usize, usize)> {
-    let first = *b.get(1)?;
-    if first < 0x80 {
-        return Some((2, usize::from(first)));
-    }
-    let n = usize::from(first & 0x7f);
-    if n == 0 || n > 4 {
-        return None;
-    }
-    let mut len = 0usize;
-    for i in 0..n {
-        len = (len << 8) | usize::from(*b.get(2 + i)?);
-    }
-    Some((2 + n, len))
-}
-
-fn der_total_len(b: &[u8]) -> Option<usize> {
-    let (h, l) = der_header(b)?;
-    let total = h.checked_add(l)?;
-    (total <= b.len()).then_some(total)
-}
-
-fn der_skip(b: &[u8]) -> Option<&[u8]> {
-    b.get(der_total_len(b)?..)
-}
+// The pin is computed in the protocol crate, where the app's check uses it too.
+pub use clinshare_protocol::tls::{spki_der, spki_pin};
 
 #[cfg(test)]
 mod tests {
@@ -186,6 +127,7 @@ mod tests {
         let generated =
             rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
         let from_cert = spki_pin(generated.cert.der()).expect("pin");
+        use sha2::{Digest, Sha256};
         let from_key = hex::encode(Sha256::digest(generated.key_pair.public_key_der()));
         assert_eq!(from_cert, from_key);
     }

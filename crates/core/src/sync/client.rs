@@ -1,0 +1,211 @@
+//! HTTP to the approved server: pinned TLS, every request signed by the
+//! device key (see `clinshare_protocol::auth`) and, after sign-in, carrying
+//! the clinician's short-lived token.
+
+use std::time::Duration;
+
+use clinshare_protocol::auth::{
+    canonical_request, SignInRequest, SignInResponse, HEADER_CONTENT_SHA256, HEADER_DEVICE,
+    HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UPLOAD_OFFSET,
+};
+use clinshare_protocol::directory::SignedDirectory;
+use clinshare_protocol::enrolment::{EnrolRequest, EnrolResponse};
+use clinshare_protocol::referral::{ReferralManifest, ReferralStatus};
+use clinshare_protocol::upload::ChunkResponse;
+use clinshare_protocol::{ErrorBody, PROTOCOL_VERSION};
+use ed25519_dalek::{Signer, SigningKey};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::SyncError;
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: SigningKey,
+    device_id: Option<String>,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client for `server_url` (https only) that trusts only `pin`.
+    pub fn new(
+        server_url: &str,
+        pin: &str,
+        key: SigningKey,
+        device_id: Option<String>,
+    ) -> Result<Self, SyncError> {
+        let base = server_url.trim().trim_end_matches('/').to_owned();
+        if !base.starts_with("https://") {
+            return Err(SyncError::NotHttps);
+        }
+        let tls = super::pin::client_config(pin).map_err(|e| SyncError::Tls(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| SyncError::Tls(e.to_string()))?;
+        Ok(Client {
+            http,
+            base,
+            key,
+            device_id,
+            token: None,
+        })
+    }
+
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().to_bytes())
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<reqwest::Response, SyncError> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type);
+        if let Some(device) = &self.device_id {
+            let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+            let mut nonce = [0u8; 16];
+            getrandom::fill(&mut nonce).map_err(|e| SyncError::Tls(e.to_string()))?;
+            let nonce = hex::encode(nonce);
+            let digest = hex::encode(Sha256::digest(&body));
+            let canonical = canonical_request(method.as_str(), path, timestamp, &nonce, &digest);
+            let signature = hex::encode(self.key.sign(canonical.as_bytes()).to_bytes());
+            req = req
+                .header(HEADER_DEVICE, device)
+                .header(HEADER_TIMESTAMP, timestamp.to_string())
+                .header(HEADER_NONCE, nonce)
+                .header(HEADER_CONTENT_SHA256, digest)
+                .header(HEADER_SIGNATURE, signature);
+        }
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(SyncError::from_transport)?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let offset = resp
+            .headers()
+            .get(HEADER_UPLOAD_OFFSET)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body: Option<ErrorBody> = resp.json().await.ok();
+        if status.is_server_error() {
+            return Err(SyncError::Server {
+                status: status.as_u16(),
+            });
+        }
+        let (code, message) = body.map_or_else(
+            || {
+                (
+                    "http.refused".to_owned(),
+                    format!("The server refused the request ({status})."),
+                )
+            },
+            |b| (b.code, b.message),
+        );
+        if let (Some(current), true) = (offset, code == "upload.offset_mismatch") {
+            return Err(SyncError::OffsetMismatch(current));
+        }
+        Err(SyncError::Refused {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<T, SyncError> {
+        let bytes = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| SyncError::Protocol(e.to_string()))?,
+            None => Vec::new(),
+        };
+        self.call(method, path, bytes, "application/json")
+            .await?
+            .json()
+            .await
+            .map_err(|e| SyncError::Protocol(e.to_string()))
+    }
+
+    /// `POST /v1/enrol` with a one-time code (not signed: the server does
+    /// not know this key yet).
+    pub async fn enrol(&self, code: &str, device_name: &str) -> Result<EnrolResponse, SyncError> {
+        let request = EnrolRequest {
+            protocol_version: PROTOCOL_VERSION,
+            code: code.trim().to_owned(),
+            device_public_key: self.public_key_hex(),
+            device_name: device_name.to_owned(),
+        };
+        self.json(Method::POST, "/v1/enrol", Some(&request)).await
+    }
+
+    /// `POST /v1/session`: a token for the clinician; see [`Self::use_token`].
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<String, SyncError> {
+        let request = SignInRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        let answer: SignInResponse = self
+            .json(Method::POST, "/v1/session", Some(&request))
+            .await?;
+        Ok(answer.token)
+    }
+
+    /// Later calls carry this clinician's token.
+    pub fn use_token(&mut self, token: String) {
+        self.token = Some(token);
+    }
+
+    pub async fn directory(&self) -> Result<SignedDirectory, SyncError> {
+        self.json(Method::GET, "/v1/directory", None::<&()>).await
+    }
+
+    /// `POST /v1/referrals`; a repeated idempotency key returns the same referral.
+    pub async fn submit(&self, manifest: &ReferralManifest) -> Result<ReferralStatus, SyncError> {
+        self.json(Method::POST, "/v1/referrals", Some(manifest))
+            .await
+    }
+
+    pub async fn status(&self, referral_id: &str) -> Result<ReferralStatus, SyncError> {
+        self.json(
+            Method::GET,
+            &format!("/v1/referrals/{referral_id}"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `PUT` one chunk at `offset`.
+    pub async fn put_chunk(
+        &self,
+        referral_id: &str,
+        sha256: &str,
+        offset: u64,
+        chunk: Vec<u8>,
+    ) -> Result<ChunkResponse, SyncError> {
+        let path = format!("/v1/referrals/{referral_id}/media/{sha256}?offset={offset}");
+        self.call(Method::PUT, &path, chunk, "application/octet-stream")
+            .await?
+            .json()
+            .await
+            .map_err(|e| SyncError::Protocol(e.to_string()))
+    }
+}
