@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the desktop app with the Tauri CLI and runs it with a local encrypted
-# store (CLINSHARE_DATA_DIR, default: the platform data directory). Installs
-# what is missing first.
+# store (CLINSHARE_DATA_DIR, default: the platform data directory), beside a
+# local approved server for the demo (clinshare-server on https://127.0.0.1:8443,
+# its data in CLINSHARE_DEMO_SERVER_DIR, default ~/.local/share/clinshare-demo-server,
+# with two teams and a one-time enrolment code printed). Installs what is
+# missing first.
 #
 # On a machine without a desktop session it still runs: a virtual display
 # (Xvfb) and a private keyring are started for it, and it says so.
@@ -17,8 +20,29 @@ say "Building the app (Tauri CLI; the UI is built by its beforeBuildCommand)"
 TAURI_APP_PATH=src-tauri TAURI_FRONTEND_PATH=ui \
     ui/node_modules/.bin/tauri build --debug --no-bundle --ci
 
-APP="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/clinshare-app"
+TARGET="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+APP="$TARGET/debug/clinshare-app"
 [ -x "$APP" ] || die "the build did not produce $APP"
+
+say "Building the approved server and the command line"
+cargo build --locked -p clinshare-server -p clinshare-cli
+SERVER="$TARGET/debug/clinshare-server"
+SERVER_DIR="${CLINSHARE_DEMO_SERVER_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/clinshare-demo-server}"
+if [ ! -d "$SERVER_DIR" ]; then
+    say "Setting up the demo server in $SERVER_DIR"
+    export CLINSHARE_DEMO_PASSWORD="${CLINSHARE_DEMO_PASSWORD:-demo passphrase for the nurse}"
+    "$SERVER" --data-dir "$SERVER_DIR" admin team add "District Nurses" --org "Demo Health Board"
+    "$SERVER" --data-dir "$SERVER_DIR" admin team add "Tissue Viability" --org "Demo Health Board" --accepts-referrals
+    "$SERVER" --data-dir "$SERVER_DIR" admin user add "Demo Nurse" --team "District Nurses" --password-env CLINSHARE_DEMO_PASSWORD
+fi
+"$SERVER" --data-dir "$SERVER_DIR" serve --listen 127.0.0.1:8443 >"$SERVER_DIR/serve.out" 2>"$SERVER_DIR/serve.log" &
+SERVER_PID=$!
+trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q "TLS pin" "$SERVER_DIR/serve.out" 2>/dev/null && break; sleep 0.2; done
+say "Demo approved server: $(head -1 "$SERVER_DIR/serve.out")"
+say "$(grep "TLS pin" "$SERVER_DIR/serve.out" || echo "the server did not start: see $SERVER_DIR/serve.log")"
+say "One-time enrolment code: $("$SERVER" --data-dir "$SERVER_DIR" admin enrol-code --expires-in 24h 2>/dev/null | tail -1)"
+say "Enrol a laptop store with: clinshare enrol --server https://127.0.0.1:8443 --code CODE --pin PIN"
 
 launch=("$APP")
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
@@ -34,5 +58,5 @@ if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
     with_keyring "$KEYRING_HOME" "${launch[@]}"
 else
     say "Starting ClinShare ($APP)"
-    exec "${launch[@]}"
+    "${launch[@]}"
 fi
