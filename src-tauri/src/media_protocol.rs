@@ -25,28 +25,28 @@ pub fn respond(app: &AppHandle, request: &Request<Vec<u8>>) -> Response<Vec<u8>>
         return empty(StatusCode::NOT_FOUND);
     };
     let state = app.state::<AppState>();
-    let found = state.as_clinician(|store, actor| {
-        let format = media::format_of(store, &id).map_err(ipc)?;
-        let bytes = match size {
-            Size::Thumbnail => media::thumbnail(store, &id).map_err(ipc)?,
-            Size::Full => media::bytes(store, actor, &id).map_err(ipc)?,
-        };
-        Ok(bytes.zip(format))
+    // Thumbnails (the many small requests of a gallery) are always JPEG:
+    // only a full picture needs its format looked up.
+    let found = state.as_clinician(|store, actor| match size {
+        Size::Thumbnail => Ok(media::thumbnail(store, &id)
+            .map_err(ipc)?
+            .map(|b| (b, "image/jpeg"))),
+        Size::Full => {
+            let mime = media::format_of(store, &id)
+                .map_err(ipc)?
+                .map(|f| mime_of(&f));
+            let bytes = media::bytes(store, actor, &id).map_err(ipc)?;
+            Ok(bytes.zip(mime))
+        }
     });
     match found {
-        Ok(Some((bytes, format))) => {
-            let mime = match size {
-                Size::Thumbnail => "image/jpeg",
-                Size::Full => mime_of(&format),
-            };
-            Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, mime)
-                .header(header::CACHE_CONTROL, "no-store")
-                .header("X-Content-Type-Options", "nosniff")
-                .body(bytes)
-                .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR))
-        }
+        Ok(Some((bytes, mime))) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, mime)
+            .header(header::CACHE_CONTROL, "no-store")
+            .header("X-Content-Type-Options", "nosniff")
+            .body(bytes)
+            .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR)),
         Ok(None) => empty(StatusCode::NOT_FOUND),
         // Signed out or locked: the picture is not shown.
         Err(_) => empty(StatusCode::FORBIDDEN),

@@ -94,7 +94,7 @@ fn server_password() -> Result<String, Failure> {
 async fn connect(ctx: &Context, store: &Store) -> Result<Client, Failure> {
     let user = ctx.user.clone().unwrap_or_default();
     let password = server_password()?;
-    Ok(sync::connect(store, &ctx.vault, &ctx.data_dir, &user, &password).await?)
+    Ok(sync::connect(store, &ctx.vault, &user, &password).await?)
 }
 
 pub fn enrol(ctx: &Context, args: &EnrolArgs) -> Result<Report, Failure> {

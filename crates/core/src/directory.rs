@@ -122,9 +122,7 @@ pub fn server_key(store: &Store) -> Result<Option<String>, StoreError> {
 
 /// Check a directory's signature against the server's key (hex).
 pub fn verify(signed: &SignedDirectory, server_key_hex: &str) -> Result<(), DirectoryError> {
-    verify_signed(signed, server_key_hex)
-        .then_some(())
-        .ok_or(DirectoryError::BadSignature)
+    verify_inner(signed, server_key_hex)
 }
 
 /// Whether `signed` carries the server's signature (key given in hex) over

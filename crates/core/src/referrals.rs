@@ -378,18 +378,17 @@ fn transition(
             to: next.code(),
         });
     }
-    let blocked = match blocked {
-        Some(b) => Some(
-            serde_json::to_string(b)
-                .map_err(|e| ReferralError::Directory(DirectoryError::Unreadable(e.to_string())))?,
-        ),
-        None => None,
-    };
+    let blocked = blocked.map(reasons_json);
     tx.execute(
         "UPDATE referrals SET state = ?1, blocked_reasons = ?2, updated_at = ?3 WHERE id = ?4",
         rusqlite::params![next.code(), blocked, crate::clock::now_rfc3339(), id],
     )?;
     Ok(current)
+}
+
+/// Reasons as stored. A list of plain strings always serialises.
+fn reasons_json(blocks: &[Block]) -> String {
+    serde_json::to_string(blocks).unwrap_or_default()
 }
 
 /// The clinician confirmed the sentence from [`confirmation`]: queue the
@@ -450,12 +449,8 @@ fn block(code: &str, message: impl Into<String>, media_id: Option<&str>) -> Bloc
 pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, ReferralError> {
     let r = get(store, id)?.ok_or(ReferralError::UnknownReferral)?;
     let mut blocks = Vec::new();
-    let confirmed: Option<i64> = store.conn().query_row(
-        "SELECT confirmed_by FROM referrals WHERE id = ?1",
-        [id],
-        |row| row.get(0),
-    )?;
-    if confirmed.is_none() {
+    // Queueing records who confirmed and when, together.
+    if r.confirmed_at.is_none() {
         blocks.push(block(
             "referral.not_confirmed",
             "Nobody has confirmed the recipient for this referral.",
@@ -719,7 +714,7 @@ pub fn recheck_outbox(
                 if state == "blocked" {
                     tx.execute(
                         "UPDATE referrals SET blocked_reasons = ?1 WHERE id = ?2",
-                        rusqlite::params![serde_json::to_string(&blocks).unwrap_or_default(), id],
+                        rusqlite::params![reasons_json(&blocks), id],
                     )?;
                 } else {
                     transition(&tx, &id, ReferralState::Blocked, Some(&blocks))?;

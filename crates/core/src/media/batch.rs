@@ -168,12 +168,13 @@ pub fn import_paths_with(
     for root in paths {
         collect(root, &mut found, &mut report.skipped_hidden);
     }
+    let (found, sources): (Vec<PathBuf>, Vec<_>) = found.into_iter().unzip();
     let total = found.len();
     progress(Progress::Found { total });
 
     let mut tracker = Tracker {
         progress,
-        names: found.iter().map(|(p, _)| display_name(p)).collect(),
+        names: found.iter().map(|p| display_name(p)).collect(),
         outcomes: vec![None; total],
         done: 0,
     };
@@ -183,10 +184,10 @@ pub fn import_paths_with(
     // Only a file read through its own path may be deleted: never the
     // target of a symbolic link.
     let mut deletable = vec![false; total];
-    for (index, (path, source)) in found.iter_mut().enumerate() {
-        match std::mem::replace(source, Ok(PathBuf::new())) {
+    for (index, source) in sources.into_iter().enumerate() {
+        match source {
             Ok(read) => {
-                deletable[index] = read == *path;
+                deletable[index] = read == found[index];
                 jobs.push((index, read));
             }
             Err(e) => tracker.finish(index, Outcome::of(Err(e))),
@@ -251,7 +252,7 @@ pub fn import_paths_with(
         }
     });
 
-    for ((path, _), outcome) in found.into_iter().zip(tracker.outcomes) {
+    for (path, outcome) in found.into_iter().zip(tracker.outcomes) {
         match outcome {
             Some(result) => report.files.push(FileOutcome { path, result }),
             None => report.cancelled += 1,
