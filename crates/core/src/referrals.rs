@@ -217,6 +217,52 @@ pub fn create_draft(
     actor: &Actor,
     new: NewReferral,
 ) -> Result<Referral, ReferralError> {
+    save_draft(store, actor, None, new)
+}
+
+/// Change a kept draft (the composer reopened it), with the same checks as
+/// a new one. Anything past draft is refused: it was confirmed as it was.
+pub fn update_draft(
+    store: &mut Store,
+    actor: &Actor,
+    id: &str,
+    new: NewReferral,
+) -> Result<Referral, ReferralError> {
+    save_draft(store, actor, Some(id), new)
+}
+
+/// Throw a draft away; confirmed referrals cannot be discarded.
+pub fn discard_draft(store: &mut Store, id: &str) -> Result<(), ReferralError> {
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    draft_only(&tx, id)?;
+    tx.execute("DELETE FROM referral_media WHERE referral_id = ?1", [id])?;
+    tx.execute("DELETE FROM referrals WHERE id = ?1", [id])?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn draft_only(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<(), ReferralError> {
+    let state: String = tx
+        .query_row("SELECT state FROM referrals WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or(ReferralError::UnknownReferral)?;
+    match ReferralState::from_code(&state) {
+        Some(ReferralState::Draft) => Ok(()),
+        Some(other) => Err(ReferralError::NotDraft(other.code())),
+        None => Err(ReferralError::UnknownReferral),
+    }
+}
+
+fn save_draft(
+    store: &mut Store,
+    actor: &Actor,
+    existing: Option<&str>,
+    new: NewReferral,
+) -> Result<Referral, ReferralError> {
     let question = new.clinical_question.trim().to_owned();
     if question.is_empty() || question.chars().count() > MAX_QUESTION_CHARS {
         return Err(ReferralError::Question);
@@ -233,11 +279,26 @@ pub fn create_draft(
     patients::get(store, new.patient_id)
         .map_err(|_| ReferralError::UnknownPatient(new.patient_id))?
         .ok_or(ReferralError::UnknownPatient(new.patient_id))?;
-    let id = crate::media::random_id()?;
+    let id = match existing {
+        Some(id) => id.to_owned(),
+        None => crate::media::random_id()?,
+    };
     let now = crate::clock::now_rfc3339();
     let tx = store
         .conn_mut()
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // A changed draft keeps its id and when it was started.
+    let mut created_at = now.clone();
+    if existing.is_some() {
+        draft_only(&tx, &id)?;
+        created_at = tx.query_row(
+            "SELECT created_at FROM referrals WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )?;
+        tx.execute("DELETE FROM referral_media WHERE referral_id = ?1", [&id])?;
+        tx.execute("DELETE FROM referrals WHERE id = ?1", [&id])?;
+    }
     for m in &new.media_ids {
         let owner: Option<Option<i64>> = tx
             .query_row("SELECT patient_id FROM media WHERE id = ?1", [m], |r| {
@@ -251,7 +312,7 @@ pub fn create_draft(
     tx.execute(
         "INSERT INTO referrals (id, patient_id, team_id, team_name, organisation, clinical_question, \
          urgency, state, created_by, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'draft', ?8, ?9, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'draft', ?8, ?9, ?10)",
         rusqlite::params![
             id,
             new.patient_id,
@@ -261,6 +322,7 @@ pub fn create_draft(
             question,
             urgency_code(new.urgency),
             actor.id(),
+            created_at,
             now
         ],
     )?;

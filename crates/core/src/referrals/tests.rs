@@ -268,6 +268,60 @@ fn drafts_take_only_directory_teams_and_this_patients_photos() {
 }
 
 #[test]
+fn a_kept_draft_can_be_changed_or_discarded_but_a_queued_one_cannot() {
+    let mut w = world();
+    let r = draft(&mut w);
+    let change = |question: &str, media: Vec<String>| NewReferral {
+        patient_id: w.patient,
+        team_id: "tv".into(),
+        clinical_question: question.into(),
+        urgency: Urgency::Urgent,
+        media_ids: media,
+    };
+    let one = vec![w.photos[1].clone()];
+    let changed = update_draft(
+        &mut w.store,
+        &w.nurse,
+        &r.id,
+        change("Healing?", one.clone()),
+    )
+    .expect("update");
+    assert_eq!(changed.id, r.id);
+    assert_eq!(changed.created_at, r.created_at);
+    assert_eq!(changed.clinical_question, "Healing?");
+    assert_eq!(changed.urgency, "urgent");
+    assert_eq!(changed.media_ids, one);
+    // A refused change leaves the draft as it was.
+    assert!(matches!(
+        update_draft(&mut w.store, &w.nurse, &r.id, change("", one.clone())),
+        Err(ReferralError::Question)
+    ));
+    assert_eq!(get(&w.store, &r.id).expect("get"), Some(changed));
+
+    queue(&mut w.store, &w.nurse, &r.id).expect("queue");
+    assert!(matches!(
+        update_draft(&mut w.store, &w.nurse, &r.id, change("Other", one)),
+        Err(ReferralError::NotDraft("queued"))
+    ));
+    assert!(matches!(
+        discard_draft(&mut w.store, &r.id),
+        Err(ReferralError::NotDraft("queued"))
+    ));
+    assert_eq!(
+        get(&w.store, &r.id).expect("get").map(|r| r.state),
+        Some(ReferralState::Queued)
+    );
+
+    let other = draft(&mut w);
+    discard_draft(&mut w.store, &other.id).expect("discard");
+    assert_eq!(get(&w.store, &other.id).expect("get"), None);
+    assert!(matches!(
+        discard_draft(&mut w.store, &other.id),
+        Err(ReferralError::UnknownReferral)
+    ));
+}
+
+#[test]
 fn the_confirmation_names_patient_identifier_team_and_organisation() {
     let mut w = world();
     let r = draft(&mut w);
