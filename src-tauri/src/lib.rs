@@ -7,8 +7,11 @@ pub mod ipc;
 mod media_protocol;
 mod session;
 mod state;
+mod sync_worker;
 
 use std::time::Instant;
+
+use tauri::Manager;
 
 pub use state::AppState;
 
@@ -30,6 +33,10 @@ pub fn run() {
         // granted no dialog permission.
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
+        .setup(|app| {
+            app.state::<AppState>().sync.start(app.handle().clone());
+            Ok(())
+        })
         .register_asynchronous_uri_scheme_protocol(
             media_protocol::SCHEME,
             |ctx, request, responder| {
@@ -66,6 +73,15 @@ pub fn run() {
             ipc::audit::audit_verify,
             ipc::audit::settings_get,
             ipc::audit::settings_set_idle_lock,
+            ipc::referrals::server_get,
+            ipc::referrals::server_enrol,
+            ipc::referrals::directory_get,
+            ipc::referrals::referral_save_draft,
+            ipc::referrals::referral_discard,
+            ipc::referrals::referral_list,
+            ipc::referrals::referral_confirmation,
+            ipc::referrals::referral_queue,
+            ipc::referrals::sync_now,
         ])
         .run(tauri::generate_context!())
         .expect("the ClinShare window could not be started");

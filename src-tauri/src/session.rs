@@ -8,6 +8,7 @@ use clinshare_core::session::{self, Actor};
 use clinshare_core::{settings, IpcError, Store};
 use serde::Serialize;
 use ts_rs::TS;
+use zeroize::Zeroizing;
 
 #[derive(Default)]
 pub struct Session {
@@ -15,6 +16,11 @@ pub struct Session {
     locked: bool,
     last_activity: Option<Instant>,
     idle: Duration,
+    /// The passphrase the clinician signed in with, which is also their
+    /// password on the approved server: the outbox goes out in the
+    /// background without asking again. Held in memory only, wiped on
+    /// sign-out.
+    server_password: Option<Zeroizing<String>>,
 }
 
 /// What the screens need to know about the session.
@@ -61,10 +67,18 @@ impl Session {
         }
     }
 
-    pub fn signed_in(&mut self, store: &Store, actor: Actor) {
+    pub fn signed_in(&mut self, store: &Store, actor: Actor, passphrase: &str) {
         self.actor = Some(actor);
         self.locked = false;
+        self.server_password = Some(Zeroizing::new(passphrase.to_owned()));
         self.refresh_idle(store);
+    }
+
+    /// Who the background sync acts as, and their server password. Sync
+    /// carries on while the screen is locked: it shows nothing, and the
+    /// referrals it sends were confirmed before.
+    pub fn sync_credentials(&self) -> Option<(Actor, Zeroizing<String>)> {
+        Some((self.actor.clone()?, self.server_password.clone()?))
     }
 
     /// Re-read the idle lock setting (after sign-in or a settings change).
@@ -81,6 +95,7 @@ impl Session {
 
     pub fn take_actor(&mut self) -> Option<Actor> {
         self.locked = false;
+        self.server_password = None;
         self.actor.take()
     }
 

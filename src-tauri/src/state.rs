@@ -10,6 +10,7 @@ use clinshare_core::session::Actor;
 use clinshare_core::{IpcError, OsKeyring, Store};
 
 use crate::session::Session;
+use crate::sync_worker::SyncWorker;
 
 pub struct AppState {
     pub data_dir: PathBuf,
@@ -19,6 +20,8 @@ pub struct AppState {
     session: Mutex<Session>,
     /// Cancel flag of the import that is running, if one is.
     pub import: Mutex<Option<Arc<AtomicBool>>>,
+    /// Sends the outbox in the background.
+    pub sync: SyncWorker,
 }
 
 impl AppState {
@@ -30,6 +33,7 @@ impl AppState {
             store: Mutex::new(None),
             session: Mutex::new(Session::default()),
             import: Mutex::new(None),
+            sync: SyncWorker::default(),
         }
     }
 

@@ -22,7 +22,7 @@ pub mod store;
 pub mod sync;
 pub mod users;
 
-mod clock;
+pub mod clock;
 #[cfg(test)]
 pub(crate) mod test_support;
 

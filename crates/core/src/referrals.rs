@@ -29,6 +29,8 @@ use crate::identifiers::PatientIdentifier;
 use crate::patients;
 use crate::session::Actor;
 use crate::store::{Store, StoreError};
+/// How soon the recipient should look, as the composer offers it.
+pub use clinshare_protocol::referral::Urgency as ReferralUrgency;
 
 /// Where a referral is in the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -20,9 +20,14 @@ use super::media::{
 use super::patients::{
     EditPatientRequest, NewPatientRequest, PatientRecord, PatientRef, PatientSearch,
 };
+use super::referrals::{
+    DirectoryView, DraftRequest, EnrolRequest, OutboxRequest, ReferralRef, ServerStatus,
+};
 use super::session::{SignInRequest, UnlockRequest};
 use super::SetupRequest;
 use crate::session::SessionState;
+use crate::sync_worker::SyncStatus;
+use clinshare_core::referrals::{Confirmation, Referral};
 
 struct Arg {
     name: &'static str,
@@ -216,6 +221,52 @@ fn commands(cfg: &Config) -> Vec<Command> {
         )
         .arg::<IdleLockRequest>("request", cfg)
         .returns::<Settings>(cfg),
+        Command::new(
+            "server_get",
+            "The enrolled server, the directory's age and the last sync.",
+        )
+        .returns::<ServerStatus>(cfg),
+        Command::new(
+            "server_enrol",
+            "Enrol this laptop with the approved server (audited); the device key stays in the OS keyring.",
+        )
+        .arg::<EnrolRequest>("request", cfg)
+        .returns::<ServerStatus>(cfg),
+        Command::new(
+            "directory_get",
+            "The recipients in the cached, signature-checked directory.",
+        )
+        .returns::<DirectoryView>(cfg),
+        Command::new(
+            "referral_save_draft",
+            "Keep a draft referral (new or changed); nothing is sent.",
+        )
+        .arg::<DraftRequest>("request", cfg)
+        .returns::<Referral>(cfg),
+        Command::new("referral_discard", "Throw a draft away.").arg::<ReferralRef>("request", cfg),
+        Command::new(
+            "referral_list",
+            "The outbox: referrals, newest first, with their states and reasons.",
+        )
+        .arg::<OutboxRequest>("request", cfg)
+        .returns::<Vec<Referral>>(cfg),
+        Command::new(
+            "referral_confirmation",
+            "The sentence to confirm before a draft is queued.",
+        )
+        .arg::<ReferralRef>("request", cfg)
+        .returns::<Confirmation>(cfg),
+        Command::new(
+            "referral_queue",
+            "The clinician confirmed: queue the referral (audited) and send soon.",
+        )
+        .arg::<ReferralRef>("request", cfg)
+        .returns::<Referral>(cfg),
+        Command::new(
+            "sync_now",
+            "Try the outbox now rather than at the next minute.",
+        )
+        .returns::<SyncStatus>(cfg),
     ]
 }
 
@@ -316,6 +367,15 @@ pub fn export(dir: &Path) -> Result<(), String> {
         VerifyReport,
         IdleLockRequest,
         Settings,
+        ServerStatus,
+        EnrolRequest,
+        DirectoryView,
+        DraftRequest,
+        ReferralRef,
+        OutboxRequest,
+        Referral,
+        Confirmation,
+        SyncStatus,
     );
     std::fs::write(dir.join("commands.ts"), commands_ts(&cmds)).map_err(|e| e.to_string())
 }

@@ -6,6 +6,7 @@ mod bindings;
 pub mod consent;
 pub mod media;
 pub mod patients;
+pub mod referrals;
 pub mod session;
 
 use clinshare_core::{setup, IpcError, Store, StoreStatus};
@@ -73,7 +74,7 @@ pub fn create_store(
         clinshare_core::session::sign_in(&mut store, request.user.trim(), &request.passphrase)
             .map_err(|e| IpcError::from(&e))?;
     let mut session = state.session();
-    session.signed_in(&store, actor);
+    session.signed_in(&store, actor, &request.passphrase);
     *state.store() = Some(store);
     Ok(status)
 }

@@ -27,4 +27,13 @@ pub const COMMANDS: &[&str] = &[
     "audit_verify",
     "settings_get",
     "settings_set_idle_lock",
+    "server_get",
+    "server_enrol",
+    "directory_get",
+    "referral_save_draft",
+    "referral_discard",
+    "referral_list",
+    "referral_confirmation",
+    "referral_queue",
+    "sync_now",
 ];

@@ -38,7 +38,7 @@ pub fn sign_in(
     let store = guard.as_mut().ok_or_else(signed_out)?;
     let actor = session::sign_in(store, request.user.trim(), &request.passphrase)
         .map_err(|e| IpcError::from(&e))?;
-    session.signed_in(store, actor);
+    session.signed_in(store, actor, &request.passphrase);
     Ok(session.state(Some(store)))
 }
 

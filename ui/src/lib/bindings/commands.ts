@@ -4,26 +4,35 @@ import type { AnnotateRequest } from "./AnnotateRequest";
 import type { AssignRequest } from "./AssignRequest";
 import type { AuditEntry } from "./AuditEntry";
 import type { AuditRequest } from "./AuditRequest";
+import type { Confirmation } from "./Confirmation";
 import type { Consent } from "./Consent";
 import type { ConsentRequest } from "./ConsentRequest";
+import type { DirectoryView } from "./DirectoryView";
+import type { DraftRequest } from "./DraftRequest";
 import type { EditPatientRequest } from "./EditPatientRequest";
+import type { EnrolRequest } from "./EnrolRequest";
 import type { GalleryItem } from "./GalleryItem";
 import type { GalleryRequest } from "./GalleryRequest";
 import type { IdleLockRequest } from "./IdleLockRequest";
 import type { ImportReport } from "./ImportReport";
 import type { ImportRequest } from "./ImportRequest";
 import type { NewPatientRequest } from "./NewPatientRequest";
+import type { OutboxRequest } from "./OutboxRequest";
 import type { Patient } from "./Patient";
 import type { PatientRecord } from "./PatientRecord";
 import type { PatientRef } from "./PatientRef";
 import type { PatientSearch } from "./PatientSearch";
 import type { PickRequest } from "./PickRequest";
 import type { Progress } from "./Progress";
+import type { Referral } from "./Referral";
+import type { ReferralRef } from "./ReferralRef";
+import type { ServerStatus } from "./ServerStatus";
 import type { SessionState } from "./SessionState";
 import type { Settings } from "./Settings";
 import type { SetupRequest } from "./SetupRequest";
 import type { SignInRequest } from "./SignInRequest";
 import type { StoreStatus } from "./StoreStatus";
+import type { SyncStatus } from "./SyncStatus";
 import type { UnlockRequest } from "./UnlockRequest";
 import type { VerifyReport } from "./VerifyReport";
 import type { WithdrawRequest } from "./WithdrawRequest";
@@ -151,4 +160,49 @@ export function settingsGet(): Promise<Settings> {
 /** Change the idle lock (audited); applies at once. */
 export function settingsSetIdleLock(request: IdleLockRequest): Promise<Settings> {
   return invoke("settings_set_idle_lock", { request });
+}
+
+/** The enrolled server, the directory's age and the last sync. */
+export function serverGet(): Promise<ServerStatus> {
+  return invoke("server_get");
+}
+
+/** Enrol this laptop with the approved server (audited); the device key stays in the OS keyring. */
+export function serverEnrol(request: EnrolRequest): Promise<ServerStatus> {
+  return invoke("server_enrol", { request });
+}
+
+/** The recipients in the cached, signature-checked directory. */
+export function directoryGet(): Promise<DirectoryView> {
+  return invoke("directory_get");
+}
+
+/** Keep a draft referral (new or changed); nothing is sent. */
+export function referralSaveDraft(request: DraftRequest): Promise<Referral> {
+  return invoke("referral_save_draft", { request });
+}
+
+/** Throw a draft away. */
+export function referralDiscard(request: ReferralRef): Promise<void> {
+  return invoke("referral_discard", { request });
+}
+
+/** The outbox: referrals, newest first, with their states and reasons. */
+export function referralList(request: OutboxRequest): Promise<Array<Referral>> {
+  return invoke("referral_list", { request });
+}
+
+/** The sentence to confirm before a draft is queued. */
+export function referralConfirmation(request: ReferralRef): Promise<Confirmation> {
+  return invoke("referral_confirmation", { request });
+}
+
+/** The clinician confirmed: queue the referral (audited) and send soon. */
+export function referralQueue(request: ReferralRef): Promise<Referral> {
+  return invoke("referral_queue", { request });
+}
+
+/** Try the outbox now rather than at the next minute. */
+export function syncNow(): Promise<SyncStatus> {
+  return invoke("sync_now");
 }
