@@ -110,6 +110,7 @@ describe('axe-core (structural rules)', () => {
         },
       ],
       audit_recent: [],
+      referral_list: [],
     })
     const u = userEvent.setup()
     await screen.findByRole('heading', { level: 1, name: 'Patients' })
@@ -132,6 +133,79 @@ describe('axe-core (structural rules)', () => {
 
     await u.click(screen.getByRole('button', { name: 'Audit trail' }))
     await screen.findByRole('heading', { level: 1, name: 'Audit trail' })
+    expect(await violations()).toEqual([])
+  })
+  it('referral composer, its confirmation, the outbox and enrolment', async () => {
+    const photo = {
+      id: 'a'.repeat(32),
+      patient_id: 7,
+      format: 'jpeg',
+      width: 10,
+      height: 10,
+      captured_at: null,
+      imported_at: '2026-11-29T09:00:00Z',
+      size: 10,
+      has_thumbnail: true,
+      sha256_prefix: 'abc',
+      body_site: null,
+      body_site_detail: null,
+      notes: null,
+      shareable: true,
+    }
+    const referral = {
+      id: 'r1',
+      patient_id: 7,
+      team_id: 'tv',
+      team_name: 'Tissue Viability',
+      organisation: 'NHS Lanarkshire',
+      clinical_question: 'Is it healing?',
+      urgency: 'routine',
+      state: 'blocked',
+      blocked: [{ code: 'gate.consent_missing', message: 'No consent.', media_id: null }],
+      media_ids: [photo.id],
+      created_at: '2026-11-29T09:00:00Z',
+      updated_at: '2026-11-29T09:00:00Z',
+      confirmed_at: null,
+    }
+    show(OPEN, undefined, {
+      ...SIGNED_IN,
+      patient_get: { patient: JANE, history: [], consents: [], today: '2026-11-29' },
+      media_list: [photo],
+      referral_list: [referral],
+      directory_get: {
+        version: 1,
+        fetched_at: '2026-11-29T08:00:00Z',
+        recipients: [{ team_id: 'tv', name: 'Tissue Viability', organisation: 'NHS Lanarkshire', clinicians: [] }],
+      },
+      referral_save_draft: { ...referral, state: 'draft', blocked: [] },
+      referral_confirmation: {
+        question: 'Send 1 photo of Jane DOE (943 476 5919) to Tissue Viability, NHS Lanarkshire?',
+        patient_name: 'Jane DOE',
+        identifier_display: '943 476 5919',
+        team_name: 'Tissue Viability',
+        organisation: 'NHS Lanarkshire',
+        media_ids: [photo.id],
+      },
+      server_get: { enrolment: null, directory_version: null, directory_fetched_at: null, sync: { running: false, last_pass_at: null, last_report: null, error: null } },
+      settings_get: { idle_lock_minutes: 5, local_number_pattern: null },
+    })
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    await u.click(await screen.findByRole('button', { name: 'Refer these photos' }))
+    await u.type(await screen.findByLabelText('Recipient'), 'tiss')
+    expect(await violations()).toEqual([])
+    await u.click(screen.getByRole('button', { name: /Tissue Viability, NHS Lanarkshire/ }))
+    await u.click(screen.getByRole('button', { name: 'Check and send' }))
+    await screen.findByRole('dialog')
+    expect(await violations()).toEqual([])
+
+    await u.click(screen.getByRole('button', { name: 'Go back' }))
+    await u.click(screen.getByRole('button', { name: 'Outbox' }))
+    await screen.findByRole('heading', { level: 1, name: 'Outbox' })
+    expect(await violations()).toEqual([])
+
+    await u.click(screen.getByRole('button', { name: 'Settings' }))
+    await screen.findByRole('button', { name: 'Enrol this laptop' })
     expect(await violations()).toEqual([])
   })
 })

@@ -55,6 +55,7 @@ function shell(handlers: Record<string, Handler>, session: SessionState = signed
     session_state: () => session,
     report_first_paint: () => null,
     patient_search: () => [jane],
+    referral_list: () => [],
     ...handlers,
   }
   mockIPC((cmd, args) => {
@@ -311,5 +312,199 @@ describe('edit a patient', () => {
     const edit = calls.find((c) => c.cmd === 'patient_edit')?.args as { request: Record<string, unknown> }
     expect(edit.request).toMatchObject({ patient_id: 7, identifier: '', family_name: 'Smith', date_of_birth: '1972-04-15' })
     expect(document.getElementById('patient-history')?.textContent).toContain('DOE, Jane, NHS 9434765919, born 15/04/1972')
+  })
+})
+
+describe('referral', () => {
+  const directory = {
+    version: 4,
+    fetched_at: '2026-11-29T08:00:00Z',
+    recipients: [
+      { team_id: 'tv', name: 'Tissue Viability', organisation: 'NHS Lanarkshire', clinicians: ['Anna Smith'] },
+      { team_id: 'derm', name: 'Dermatology', organisation: 'NHS Lothian', clinicians: [] },
+    ],
+  }
+  const draft = {
+    id: 'r1',
+    patient_id: 7,
+    team_id: 'tv',
+    team_name: 'Tissue Viability',
+    organisation: 'NHS Lanarkshire',
+    clinical_question: 'Is it healing?',
+    urgency: 'urgent',
+    state: 'draft',
+    blocked: [],
+    media_ids: [photo.id],
+    created_at: '2026-11-29T09:00:00Z',
+    updated_at: '2026-11-29T09:00:00Z',
+    confirmed_at: null,
+  }
+
+  it('offers only directory teams, shows the refusal, then confirms the full sentence and queues', async () => {
+    let saves = 0
+    const calls = shell({
+      patient_get: () => record,
+      media_list: () => [photo],
+      directory_get: () => directory,
+      referral_save_draft: () => {
+        saves += 1
+        if (saves === 1) throw { code: 'referral.question', message: 'Write the clinical question (at most 2000 characters).' }
+        return draft
+      },
+      referral_confirmation: () => ({
+        question: 'Send 1 photo of Jane DOE (943 476 5919) to Tissue Viability, NHS Lanarkshire?',
+        patient_name: 'Jane DOE',
+        identifier_display: '943 476 5919',
+        team_name: 'Tissue Viability',
+        organisation: 'NHS Lanarkshire',
+        media_ids: [photo.id],
+      }),
+      referral_queue: () => ({ ...draft, state: 'queued' }),
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    await u.click(await screen.findByRole('button', { name: 'Refer these photos' }))
+
+    // Type-ahead over the directory; a name not in it offers nothing.
+    await u.type(await screen.findByLabelText('Recipient'), 'whatsapp')
+    expect(screen.getByText('No team in the directory matches.')).toBeTruthy()
+    await u.clear(screen.getByLabelText('Recipient'))
+    await u.type(screen.getByLabelText('Recipient'), 'lanark')
+    const options = within(screen.getByRole('list', { name: 'Matching recipients' })).getAllByRole('button')
+    expect(options.map((o) => o.textContent?.trim())).toEqual(['Tissue Viability, NHS Lanarkshire (Anna Smith)'])
+    await u.click(options[0])
+
+    // Attach the selected photo (the keyboard way to what dragging does).
+    await u.click(screen.getByLabelText(/^Select/))
+    await u.click(screen.getByRole('button', { name: 'Attach the 1 selected photo' }))
+    expect(screen.getByRole('heading', { name: 'Photos to send (1)' })).toBeTruthy()
+    expect(screen.getByText(/2.9 MB/)).toBeTruthy()
+
+    await u.click(screen.getByRole('button', { name: 'Check and send' }))
+    expect((await screen.findByRole('alert')).textContent).toContain('Write the clinical question')
+    expect(calls.map((c) => c.cmd)).not.toContain('referral_queue')
+
+    await u.type(screen.getByLabelText('Clinical question'), 'Is it healing?')
+    await u.click(screen.getByLabelText('Urgent'))
+    await u.click(screen.getByRole('button', { name: 'Check and send' }))
+    const dialog = await screen.findByRole('dialog')
+    expect(within(dialog).getByRole('heading').textContent).toBe(
+      'Send 1 photo of Jane DOE (943 476 5919) to Tissue Viability, NHS Lanarkshire?',
+    )
+    expect(dialog.querySelectorAll('img')).toHaveLength(1)
+    const saved = calls.filter((c) => c.cmd === 'referral_save_draft').at(-1)?.args as { request: Record<string, unknown> }
+    expect(saved.request).toMatchObject({
+      id: null,
+      patient_id: 7,
+      team_id: 'tv',
+      clinical_question: 'Is it healing?',
+      urgency: 'urgent',
+      media_ids: [photo.id],
+    })
+    expect(calls.map((c) => c.cmd)).not.toContain('referral_queue')
+    await u.click(within(dialog).getByRole('button', { name: 'Send' }))
+    await waitFor(() => expect(document.getElementById('referral-message')?.textContent).toContain('Queued'))
+    expect(screen.queryByRole('dialog')).toBeNull()
+    expect(calls.filter((c) => c.cmd === 'referral_queue')).toHaveLength(1)
+  })
+
+  it('reopens a kept draft and explains when no directory has been fetched', async () => {
+    const calls = shell({
+      patient_get: () => record,
+      media_list: () => [photo],
+      referral_list: () => [draft],
+      directory_get: () => {
+        throw { code: 'directory.not_fetched', message: 'No directory of recipients has been fetched yet.' }
+      },
+      referral_save_draft: () => draft,
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    await u.click(await screen.findByRole('button', { name: 'Continue draft to Tissue Viability' }))
+    expect((await screen.findByText(/No directory of recipients/)).id).toBe('directory-error')
+    expect((screen.getByLabelText('Clinical question') as HTMLTextAreaElement).value).toBe('Is it healing?')
+    expect(screen.getByRole('heading', { name: 'Photos to send (1)' })).toBeTruthy()
+    // Without a recipient nothing is saved.
+    await u.click(screen.getByRole('button', { name: 'Save draft' }))
+    expect((await screen.findByRole('alert')).textContent).toContain('Choose the recipient')
+    expect(calls.map((c) => c.cmd)).not.toContain('referral_save_draft')
+  })
+})
+
+describe('outbox and enrolment', () => {
+  it('shows each referral with its state and the reason it is blocked', async () => {
+    shell({
+      server_get: () => ({
+        enrolment: {
+          server_url: 'https://127.0.0.1:8443',
+          spki_sha256: 'ab'.repeat(32),
+          device_id: 'dev-1',
+          server_signing_key: 'cd'.repeat(32),
+          server_key_id: 'k1',
+          enrolled_at: '2026-11-29T08:00:00Z',
+        },
+        directory_version: 4,
+        directory_fetched_at: '2026-11-29T08:00:00Z',
+        sync: {
+          running: false,
+          last_pass_at: '2026-11-29T09:30:00Z',
+          last_report: null,
+          error: { code: 'sync.offline', message: 'The server could not be reached (no connection).' },
+        },
+      }),
+      referral_list: () => [
+        {
+          id: 'r2',
+          patient_id: 7,
+          team_id: 'tv',
+          team_name: 'Tissue Viability',
+          organisation: 'NHS Lanarkshire',
+          clinical_question: 'Is it healing?',
+          urgency: 'routine',
+          state: 'blocked',
+          blocked: [{ code: 'gate.consent_missing', message: 'There is no consent to share these photos.', media_id: null }],
+          media_ids: ['x'],
+          created_at: '2026-11-29T09:00:00Z',
+          updated_at: '2026-11-29T09:10:00Z',
+          confirmed_at: '2026-11-29T09:05:00Z',
+        },
+      ],
+    })
+    render(App)
+    await userEvent.setup().click(await screen.findByRole('button', { name: 'Outbox' }))
+    const item = await screen.findByText(/There is no consent to share/)
+    expect(item.closest('[data-state]')?.getAttribute('data-state')).toBe('blocked')
+    expect(screen.getByText('Blocked')).toBeTruthy()
+    expect(screen.getByText(/could not be reached/).id).toBe('sync-error')
+    expect(screen.getByText('1 waiting to go, 0 sent.')).toBeTruthy()
+  })
+
+  it('shows the pin in groups for comparison and the refusal when the server shows another key', async () => {
+    const calls = shell({
+      settings_get: () => ({ idle_lock_minutes: 5, local_number_pattern: null }),
+      server_get: () => ({ enrolment: null, directory_version: null, directory_fetched_at: null, sync: { running: false, last_pass_at: null, last_report: null, error: null } }),
+      server_enrol: () => {
+        throw {
+          code: 'sync.pin_mismatch',
+          message: 'The server did not present the key this laptop was enrolled with. Nothing was sent.',
+        }
+      },
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('button', { name: 'Settings' }))
+    await u.clear(await screen.findByLabelText('Server address'))
+    await u.type(screen.getByLabelText('Server address'), 'https://clinshare.example.nhs.uk:8443')
+    await u.type(screen.getByLabelText('One-time code'), 'ABCD-EFGH')
+    await u.type(screen.getByLabelText('Server key pin'), 'AB'.repeat(32))
+    expect(screen.getByText(/abab abab abab/).closest('p')?.id).toBe('enrol-pin-groups')
+    await u.click(screen.getByRole('button', { name: 'Enrol this laptop' }))
+    expect((await screen.findByRole('alert')).textContent).toContain('did not present the key')
+    const enrol = calls.find((c) => c.cmd === 'server_enrol')?.args as { request: Record<string, unknown> }
+    expect(enrol.request).toMatchObject({ server_url: 'https://clinshare.example.nhs.uk:8443', code: 'ABCD-EFGH', pin: 'AB'.repeat(32) })
+    // Still not enrolled: the form stays for another try.
+    expect(screen.getByRole('button', { name: 'Enrol this laptop' })).toBeTruthy()
   })
 })

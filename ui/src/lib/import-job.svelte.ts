@@ -63,8 +63,8 @@ class ImportJob {
     patientId: number | null,
     target: string,
     deleteOriginals = false,
-  ): Promise<void> {
-    if (this.running || paths.length === 0) return
+  ): Promise<ImportReport | null> {
+    if (this.running || paths.length === 0) return null
     this.running = true
     this.cancelling = false
     this.target = target
@@ -86,6 +86,7 @@ class ImportJob {
       this.running = false
       this.finished += 1
     }
+    return this.report
   }
 
   async cancel(): Promise<void> {
