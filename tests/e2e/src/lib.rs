@@ -18,6 +18,8 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use fantoccini;
 
+pub mod server;
+
 /// Why an ignored E2E test was skipped, for `#[ignore = ...]`.
 pub const NEEDS_WINDOW: &str = "needs Xvfb, tauri-driver and WebKitWebDriver (scripts/test.sh)";
 
@@ -181,6 +183,8 @@ impl Session {
                 const [css, paths] = arguments;
                 const el = document.querySelector(css);
                 if (!el) return -1;
+                // A person drops only on what is on screen.
+                el.scrollIntoView({ block: 'center' });
                 const box = el.getBoundingClientRect();
                 const ratio = window.devicePixelRatio || 1;
                 const position = {
@@ -213,6 +217,35 @@ impl Session {
             delivered.as_i64().is_some_and(|n| n > 0),
             "no drop listener in the page (or no {css}): {delivered}"
         );
+    }
+
+    /// Drag the gallery item matching `from` onto the element matching
+    /// `to` with the page's own HTML drag-and-drop events (a `DataTransfer`
+    /// filled by the page's `dragstart` handler): WebDriver has no way to
+    /// perform an HTML5 drag in WebKitGTK, so the events are dispatched in
+    /// the sequence a pointer drag produces.
+    pub async fn drag_onto(&self, from: &str, to: &str) {
+        let done = self
+            .execute(
+                r#"
+                const [from, to] = arguments;
+                const src = document.querySelector(from);
+                const dst = document.querySelector(to);
+                if (!src || !dst) return 'missing ' + (src ? to : from);
+                const dataTransfer = new DataTransfer();
+                const fire = (el, type) =>
+                    el.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer }));
+                fire(src, 'dragstart');
+                fire(dst, 'dragenter');
+                const accepted = !fire(dst, 'dragover');
+                fire(dst, 'drop');
+                fire(src, 'dragend');
+                return accepted ? 'ok' : 'the target refused the drag';
+                "#,
+                vec![from.into(), to.into()],
+            )
+            .await;
+        assert_eq!(done, serde_json::json!("ok"), "drag {from} onto {to}");
     }
 
     /// Run axe-core in the page; panics listing any serious or critical

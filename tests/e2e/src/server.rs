@@ -1,0 +1,121 @@
+//! The real approved server (`clinshare-server`) on loopback TLS, with its
+//! own data directory, for tests where the app enrols and sends.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::target_dir;
+
+pub struct ApprovedServer {
+    child: Child,
+    data: PathBuf,
+    /// https://127.0.0.1:PORT
+    pub url: String,
+    /// The SPKI SHA-256 pin the server printed, as an administrator would
+    /// hand it to a nurse.
+    pub pin: String,
+}
+
+fn binary() -> Command {
+    let path = target_dir().join("debug/clinshare-server");
+    assert!(
+        path.exists(),
+        "{} missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    Command::new(path)
+}
+
+/// Run `clinshare-server --data-dir DATA admin ARGS`; its stdout. Users
+/// get the password in `password` (through `--password-env`).
+pub fn admin(data: &Path, args: &[&str], password: &str) -> String {
+    let out = binary()
+        .arg("--data-dir")
+        .arg(data)
+        .arg("admin")
+        .args(args)
+        .env("CLINSHARE_TEST_PASSWORD", password)
+        .output()
+        .expect("clinshare-server admin");
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Add a user in `team` whose password is `password`.
+pub fn add_user(data: &Path, name: &str, team: &str, password: &str) {
+    admin(
+        data,
+        &[
+            "user",
+            "add",
+            name,
+            "--team",
+            team,
+            "--password-env",
+            "CLINSHARE_TEST_PASSWORD",
+        ],
+        password,
+    );
+}
+
+impl ApprovedServer {
+    /// Serve `data` with its generated certificate on a free loopback port.
+    pub fn start(data: &Path) -> ApprovedServer {
+        let mut child = binary()
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--json", "serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn clinshare-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("ready line");
+        let ready: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+        let addr = ready["listening"].as_str().expect("address");
+        let pin = ready["spki_sha256_hex"].as_str().expect("pin");
+        ApprovedServer {
+            url: format!("https://{addr}"),
+            pin: pin.to_owned(),
+            data: data.to_owned(),
+            child,
+        }
+    }
+
+    /// A one-time enrolment code.
+    pub fn enrol_code(&self) -> String {
+        admin(&self.data, &["enrol-code"], "")
+    }
+
+    /// The verified photos the server holds (files named by their SHA-256
+    /// in its blob folder): what actually reached it.
+    pub fn stored_photos(&self) -> Vec<String> {
+        let mut found: Vec<String> = std::fs::read_dir(self.data.join("blobs"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        found
+    }
+}
+
+impl Drop for ApprovedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

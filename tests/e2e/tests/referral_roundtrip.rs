@@ -1,0 +1,199 @@
+//! A referral end to end between two laptops and the real approved server
+//! on loopback TLS: the nurse enrols (after a wrong pin is refused), adds a
+//! patient, imports, records consent, composes the referral by dragging a
+//! gallery photo and dropping a desktop file onto it, confirms the
+//! sentence, and the outbox delivers it. Every step in the real window.
+
+use std::path::{Path, PathBuf};
+
+use clinshare_e2e::server::{add_user, admin, ApprovedServer};
+use clinshare_e2e::{Session, NEEDS_WINDOW};
+
+const NURSE_PASS: &str = "correct horse battery staple";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/media/tests/fixtures")
+        .join(name)
+        .canonicalize()
+        .expect("fixture")
+}
+
+async fn set_up(s: &Session, user: &str, pass: &str) {
+    s.type_into("#setup-user", user).await;
+    s.type_into("#setup-passphrase", pass).await;
+    s.type_into("#setup-passphrase-confirm", pass).await;
+    s.click("#setup-submit").await;
+    s.find("#add-patient").await;
+}
+
+async fn enrol(s: &Session, server: &ApprovedServer, pin: &str) {
+    s.click("#nav-settings").await;
+    s.find("#enrol-form").await;
+    s.execute(
+        "document.getElementById('enrol-url').value = ''; return true",
+        vec![],
+    )
+    .await;
+    s.type_into("#enrol-url", &server.url).await;
+    s.type_into("#enrol-code", &server.enrol_code()).await;
+    s.type_into("#enrol-pin", pin).await;
+    s.click("#enrol-submit").await;
+}
+
+async fn state_of_first_referral(s: &Session) -> String {
+    s.execute(
+        "const li = document.querySelector('#patient-referrals [data-state]'); return li ? li.dataset.state : ''",
+        vec![],
+    )
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and a Secret Service session (scripts/test.sh)"]
+async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
+    let _ = NEEDS_WINDOW;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server_data = dir.path().join("server");
+    admin(
+        &server_data,
+        &["team", "add", "District Nurses", "--org", "NHS Lanarkshire"],
+        "",
+    );
+    admin(
+        &server_data,
+        &[
+            "team",
+            "add",
+            "Tissue Viability",
+            "--org",
+            "NHS Lanarkshire",
+            "--accepts-referrals",
+        ],
+        "",
+    );
+    add_user(&server_data, "Nurse Jackie", "District Nurses", NURSE_PASS);
+    let server = ApprovedServer::start(&server_data);
+
+    let nurse_data = dir.path().join("nurse");
+    let s = Session::start(&nurse_data).await;
+    set_up(&s, "Nurse Jackie", NURSE_PASS).await;
+
+    // Enrolment: the pin is shown in groups to compare; a server showing
+    // another key is refused and nothing is enrolled.
+    enrol(&s, &server, &"0".repeat(64)).await;
+    let refused = s.text("#enrol-error").await;
+    assert!(refused.contains("did not present the key"), "{refused}");
+    assert!(s.text("#enrol-pin-groups").await.contains("0000 0000"));
+    s.assert_accessible("enrolment, refused").await;
+    enrol(&s, &server, &server.pin).await;
+    s.find("#enrolment").await;
+    s.wait_until(
+        "the directory fetched in the background",
+        "const d = document.getElementById('directory-age'); return !!d && d.textContent.includes('Version')",
+    )
+    .await;
+    assert!(s.text("#directory-age").await.contains("fetched"));
+    s.screenshot("referral-01-enrolled").await;
+
+    // The patient, two photos and consent to share with Tissue Viability.
+    s.click("#nav-patients").await;
+    s.click("#add-patient").await;
+    s.type_into("#patient-identifier", "943 476 5919").await;
+    s.type_into("#patient-identifier-again", "9434765919").await;
+    s.type_into("#patient-family", "Doe").await;
+    s.type_into("#patient-given", "Jane").await;
+    s.type_into("#patient-dob", "15/04/1972").await;
+    s.click("#patient-submit").await;
+    s.find("#patient-heading").await;
+    let photos = [fixture("dn_Sony_Cybershot_5.jpg")];
+    let refs: Vec<&Path> = photos.iter().map(PathBuf::as_path).collect();
+    s.drop_files(".app-patient-banner", &refs).await;
+    assert!(s.text("#import-summary").await.starts_with("1 imported"));
+    s.click("#import-dismiss").await;
+    s.click("#record-consent").await;
+    s.type_into("#consent-team", "Tissue Viability").await;
+    s.click("#consent-submit").await;
+    s.wait_until(
+        "consent recorded",
+        "return document.querySelector('[data-testid=consent-status]').textContent.includes('Tissue Viability')",
+    )
+    .await;
+
+    // Compose: the recipient from the directory by type-ahead, a gallery
+    // photo dragged onto the referral, a desktop file dropped onto it.
+    s.click("#new-referral").await;
+    s.type_into("#recipient-search", "tissue").await;
+    s.click("#recipient-options button[data-team-id]").await;
+    assert!(s
+        .text("#recipient-chosen")
+        .await
+        .contains("NHS Lanarkshire"));
+    s.drag_onto(".app-thumb[data-media-id]", "#referral-attachments")
+        .await;
+    s.wait_until(
+        "the dragged photo attached",
+        "return document.querySelectorAll('#referral-attachments [data-attached-id]').length === 1",
+    )
+    .await;
+    s.drop_files(
+        "#referral-attachments",
+        &[fixture("et_ExifTool.jpg").as_path()],
+    )
+    .await;
+    s.wait_until(
+        "the dropped file imported and attached",
+        "return document.querySelectorAll('#referral-attachments [data-attached-id]').length === 2",
+    )
+    .await;
+    s.click("#import-dismiss").await;
+    s.type_into("#referral-question", "Is this pressure ulcer improving?")
+        .await;
+    s.assert_accessible("referral composer").await;
+    s.screenshot("referral-02-composed").await;
+
+    // The confirmation names patient, identifier, team and organisation;
+    // the consent covers all of the patient's photos, the dropped one too.
+    s.click("#referral-review").await;
+    let question = s.text("#confirm-heading").await;
+    assert_eq!(
+        question,
+        "Send 2 photos of Jane DOE (943 476 5919) to Tissue Viability, NHS Lanarkshire?"
+    );
+    assert_eq!(
+        s.execute(
+            "return document.querySelectorAll('#referral-confirm li').length",
+            vec![]
+        )
+        .await,
+        serde_json::json!(2),
+        "each photo is shown in the confirmation"
+    );
+    s.assert_accessible("confirmation").await;
+    s.screenshot("referral-03-confirm").await;
+    s.click("#referral-send").await;
+    s.find("#referral-message").await;
+
+    // The outbox sends it in the background: delivered, with a receipt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = state_of_first_referral(&s).await;
+        if state == "delivered" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered; last state {state:?}: {}",
+            s.text("#patient-referrals").await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(server.stored_photos().len(), 2, "both photos on the server");
+    s.click("#nav-outbox").await;
+    s.assert_accessible("outbox").await;
+    s.screenshot("referral-04-delivered").await;
+    s.finish().await;
+}
