@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod intake;
 pub mod keys;
 pub mod openapi;
+pub mod pacs;
 pub mod ratelimit;
 pub mod serve;
 pub mod session;
