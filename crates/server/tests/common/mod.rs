@@ -3,6 +3,33 @@
 //! either backend.
 #![allow(dead_code)]
 
+/// One `#[tokio::test]` per backend for each behaviour named: `sqlite::*`
+/// and `postgres::*` (ignored unless PostgreSQL is installed).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(Server::start().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL binaries (scripts/test.sh)"]
+                async fn $name() {
+                    super::$name(Server::start_postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
 pub mod pg;
 pub mod wire;
 
@@ -347,4 +374,33 @@ pub async fn send_referral(
         .await;
     }
     (id, last.0, last.1)
+}
+
+/// Validates a FHIR resource against HL7's R4 JSON schema (vendored in
+/// `tests/fixtures/fhir`, checked with Python's `jsonschema`); panics with
+/// the schema's errors.
+pub fn assert_valid_fhir(resource: &Value) {
+    use std::io::Write;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fhir");
+    let mut child = std::process::Command::new("python3")
+        .arg(dir.join("validate.py"))
+        .arg(dir.join("fhir.schema.json.gz"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed to validate FHIR resources (scripts/test.sh installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(resource.to_string().as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("validator");
+    assert!(
+        out.status.success(),
+        "not valid FHIR R4 (install python3-jsonschema if it is missing):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
