@@ -215,6 +215,16 @@ pub fn encode(study: &StudyFacts<'_>, photo: &PhotoFacts<'_>) -> Result<Vec<u8>,
             put(el(tags::IMAGE_LATERALITY, VR::CS, l));
         }
     }
+    // Type 2C in General Series (paired body parts): the side, or empty.
+    put(el(
+        tags::LATERALITY,
+        VR::CS,
+        photo
+            .body_site
+            .and_then(body_site::coded)
+            .and_then(|c| c.laterality)
+            .unwrap_or(""),
+    ));
     put(el(
         tags::PATIENT_NAME,
         VR::PN,

@@ -30,6 +30,7 @@ macro_rules! on_both_backends {
     };
 }
 
+pub mod orthanc;
 pub mod pg;
 pub mod wire;
 
@@ -86,9 +87,15 @@ impl Server {
     /// alice (district nurses, the sender), bob (tissue viability, the
     /// recipient), carol (dermatology, another team).
     pub async fn start() -> Server {
+        Self::start_with_pacs(None).await
+    }
+
+    /// The same, filing delivered referrals into these PACS targets.
+    pub async fn start_with_pacs(pacs: Option<clinshare_server::pacs::PacsConfig>) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state =
-            clinshare_server::serve::embedded_state(dir.path(), test_config()).expect("state");
+        let state = clinshare_server::serve::embedded_state(dir.path(), test_config())
+            .expect("state")
+            .with_pacs(pacs);
         Self::with_state(dir, state).await
     }
 
