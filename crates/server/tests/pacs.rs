@@ -8,6 +8,7 @@
 //! find no errors; sending again makes no duplicate; consent withdrawal
 //! deletes the study.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use clinshare_server::pacs::{dicom, forwarder, PacsConfig};
-use clinshare_server::store::PacsJobKind;
+use clinshare_server::store::{PacsJobKind, PacsOutcome};
 use common::orthanc::{self, Orthanc};
 use common::*;
 use dicom_core::header::Header;
@@ -293,3 +294,111 @@ fn audit_rows(s: &Server) -> String {
         .expect("rows");
     rows.join("\n")
 }
+
+/// The job queue's rules, on both backends: a claimed job is leased (no
+/// second worker gets it), a retry waits for its time, a repeated queueing
+/// runs it again, and the outcome is what the administrator sees.
+async fn the_pacs_queue_leases_retries_and_records_outcomes(s: Server) {
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "pacs-queue-0001", &[&jpeg]);
+    let (id, _, _) = send_referral(&s, &alice, &m, &[&jpeg]).await;
+    let store = s.store();
+    let t = now();
+    store
+        .queue_pacs_job(&id, "pacs-a", PacsJobKind::Store, t)
+        .await
+        .expect("queue");
+    let job = store
+        .claim_pacs_job(t, 600)
+        .await
+        .expect("claim")
+        .expect("due");
+    assert_eq!(
+        (job.referral_id.as_str(), job.kind),
+        (id.as_str(), PacsJobKind::Store)
+    );
+    assert!(
+        store.claim_pacs_job(t, 600).await.expect("claim").is_none(),
+        "leased"
+    );
+    let retry = PacsOutcome::Retry {
+        at: t + 60,
+        error: "pacs.unreachable".into(),
+    };
+    store
+        .finish_pacs_job(&id, "pacs-a", PacsJobKind::Store, retry, t)
+        .await
+        .expect("finish");
+    assert!(store
+        .claim_pacs_job(t + 59, 600)
+        .await
+        .expect("claim")
+        .is_none());
+    let again = store
+        .claim_pacs_job(t + 60, 600)
+        .await
+        .expect("claim")
+        .expect("due");
+    assert_eq!(again.attempts, 1);
+    assert_eq!(again.last_error.as_deref(), Some("pacs.unreachable"));
+    // A lease that ran out (a crashed worker) is taken over.
+    let taken = store
+        .claim_pacs_job(t + 661, 600)
+        .await
+        .expect("claim")
+        .expect("expired lease");
+    assert_eq!(taken.attempts, 1);
+    store
+        .finish_pacs_job(&id, "pacs-a", PacsJobKind::Store, PacsOutcome::Done, t + 70)
+        .await
+        .expect("finish");
+    store
+        .queue_pacs_job(&id, "pacs-a", PacsJobKind::Delete, t + 80)
+        .await
+        .expect("queue");
+    let del = store
+        .claim_pacs_job(t + 80, 600)
+        .await
+        .expect("claim")
+        .expect("due");
+    assert_eq!(del.kind, PacsJobKind::Delete);
+    let failed = PacsOutcome::Failed {
+        error: "pacs.delete_unsupported".into(),
+    };
+    store
+        .finish_pacs_job(&id, "pacs-a", PacsJobKind::Delete, failed, t + 81)
+        .await
+        .expect("finish");
+    assert!(store
+        .claim_pacs_job(t + 10_000, 600)
+        .await
+        .expect("claim")
+        .is_none());
+    let jobs = store.pacs_jobs().await.expect("jobs");
+    let states: Vec<(PacsJobKind, &str, i64, Option<&str>)> = jobs
+        .iter()
+        .map(|j| {
+            (
+                j.kind,
+                j.state.as_str(),
+                j.attempts,
+                j.last_error.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (PacsJobKind::Store, "done", 2, None),
+            (
+                PacsJobKind::Delete,
+                "failed",
+                1,
+                Some("pacs.delete_unsupported")
+            ),
+        ]
+    );
+}
+
+on_both_backends!(the_pacs_queue_leases_retries_and_records_outcomes);

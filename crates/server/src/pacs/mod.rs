@@ -171,3 +171,52 @@ fn check_url(url: &str) -> Result<(), PacsConfigError> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(target: serde_json::Value) -> Result<PacsConfig, PacsConfigError> {
+        let c: PacsConfig = serde_json::from_value(serde_json::json!({ "targets": [target] }))
+            .map_err(|e| PacsConfigError::Invalid(e.to_string()))?;
+        c.check().map(|()| c)
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_and_one_kind_of_credential() {
+        for ok in [
+            "https://pacs.example.nhs.uk/dicom-web",
+            "http://127.0.0.1:8042/dicom-web",
+            "http://[::1]:8042/dicom-web",
+            "http://localhost:8042/dicom-web",
+        ] {
+            assert!(
+                config(serde_json::json!({"name": "a", "dicomweb_url": ok})).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://pacs.example.nhs.uk/dicom-web",
+            "ftp://127.0.0.1/",
+            "not a url",
+        ] {
+            assert!(
+                config(serde_json::json!({"name": "a", "dicomweb_url": bad})).is_err(),
+                "{bad}"
+            );
+        }
+        let both = serde_json::json!({"name": "a", "dicomweb_url": "https://p/",
+            "username": "u", "password": "p", "bearer_token": "t"});
+        assert!(config(both).is_err());
+        let typo = serde_json::json!({"name": "a", "dicomweb_url": "https://p/", "pasword": "p"});
+        assert!(config(typo).is_err(), "unknown fields are refused");
+        let debug = format!(
+            "{:?}",
+            config(
+                serde_json::json!({"name": "a", "dicomweb_url": "https://p/", "password": "s3cret"})
+            )
+            .expect("valid")
+        );
+        assert!(!debug.contains("s3cret"));
+    }
+}
