@@ -154,12 +154,16 @@ pub async fn search_documents(
         crate::clock::now(),
     )
     .await?;
-    Ok(fhir(json!({
+    let mut bundle = json!({
         "resourceType": "Bundle",
         "type": "searchset",
         "total": entries.len(),
-        "entry": entries,
-    })))
+    });
+    // FHIR JSON forbids empty arrays: no match, no `entry`.
+    if !entries.is_empty() {
+        bundle["entry"] = Value::Array(entries);
+    }
+    Ok(fhir(bundle))
 }
 
 pub async fn binary(

@@ -62,6 +62,10 @@ async fn the_recipient_team_reads_delivered_photos_as_valid_fhir(s: Server) {
     )
     .await;
     assert_eq!(other["total"], 0);
+    assert!(
+        other.get("entry").is_none(),
+        "FHIR JSON has no empty arrays"
+    );
     assert_valid_fhir(&other);
 
     // Consent withdrawn: gone from the search, the Binary answers 410.

@@ -295,6 +295,42 @@ fn audit_rows(s: &Server) -> String {
     rows.join("\n")
 }
 
+/// Photos other than JPEG are not converted: the referral is not filed,
+/// the job ends `failed` with the reason, and it is not retried.
+#[tokio::test]
+async fn a_referral_with_a_png_is_not_filed_and_the_administrator_sees_why() {
+    let config = serde_json::from_value::<PacsConfig>(serde_json::json!({
+        "targets": [{"name": "orthanc", "dicomweb_url": format!("http://127.0.0.1:{}/dicom-web", orthanc::free_port())}]
+    }))
+    .expect("config");
+    let s = Server::start_with_pacs(Some(config.clone())).await;
+    let alice = s.client("alice").await;
+    let png = clinshare_media::sanitise(
+        include_bytes!("../../media/tests/fixtures/kam_exif.png"),
+        &clinshare_media::Limits::default(),
+    )
+    .expect("sanitise")
+    .bytes;
+    let mut m = manifest(&s.tissue_viability, "pacs-png-0001", &[&png]);
+    m.media[0].format = clinshare_protocol::referral::MediaFormat::Png;
+    let (id, status, body) = send_referral(&s, &alice, &m, &[&png]).await;
+    assert_eq!(
+        (status, body["referral_state"].as_str()),
+        (StatusCode::OK, Some("delivered"))
+    );
+    let worker =
+        forwarder::Forwarder::new(s.state.clone(), std::sync::Arc::new(config)).expect("forwarder");
+    assert_eq!(worker.run_due().await.expect("run"), 1);
+    let jobs = s.store().pacs_jobs().await.expect("jobs");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        (jobs[0].state.as_str(), jobs[0].last_error.as_deref()),
+        ("failed", Some("pacs.unsupported_format"))
+    );
+    assert_eq!(worker.run_due().await.expect("run"), 0, "not retried");
+    assert!(audit_rows(&s).contains(&format!("pacs_store {id} pacs.unsupported_format")));
+}
+
 /// The job queue's rules, on both backends: a claimed job is leased (no
 /// second worker gets it), a retry waits for its time, a repeated queueing
 /// runs it again, and the outcome is what the administrator sees.
