@@ -380,6 +380,54 @@ mod tests {
     }
 
     #[test]
+    fn names_and_questions_outside_ascii_survive_as_utf8() {
+        let jpeg = clinshare_media::sanitise(
+            include_bytes!("../../tests/fixtures/et_ExifTool.jpg"),
+            &clinshare_media::Limits::default(),
+        )
+        .expect("sanitise")
+        .bytes;
+        let mut m = manifest();
+        m.clinical_question = "Plaie au talon — conseil, s'il vous plaît?".into();
+        let study = StudyFacts {
+            referral_id: "0123456789abcdef0123456789abcdef",
+            manifest: &m,
+            patient_name: Some("Ní Bhriain^Siân"),
+            birth_date: None,
+            sender_name: "Zoë Ó Dálaigh",
+            team_name: "Tissue Viability",
+            delivered_at: 0,
+        };
+        let photo = PhotoFacts {
+            sha256: "ab",
+            jpeg: &jpeg,
+            instance_number: 1,
+            body_site: None,
+            captured_at: None,
+        };
+        let bytes = encode(&study, &photo).expect("encode");
+        // Written as UTF-8 (ISO_IR 192), not merely read back the same way.
+        assert!(bytes.windows(5).any(|w| w == "Siân".as_bytes()));
+        let obj = dicom_object::from_reader(&bytes[128..]).expect("parse");
+        let s = |t| {
+            obj.element(t)
+                .expect("tag")
+                .to_str()
+                .expect("str")
+                .trim()
+                .to_owned()
+        };
+        assert_eq!(s(tags::PATIENT_NAME), "Ní Bhriain^Siân");
+        assert_eq!(s(tags::OPERATORS_NAME), "Zoë Ó Dálaigh");
+        assert_eq!(
+            s(tags::STUDY_DESCRIPTION),
+            "Plaie au talon — conseil, s'il vous plaît?"
+        );
+        assert!(obj.element(tags::BODY_PART_EXAMINED).is_err());
+        assert_eq!(s(tags::LATERALITY), "");
+    }
+
+    #[test]
     fn uids_are_stable_distinct_and_valid() {
         let a = instance_uid("r1", "s1");
         assert_eq!(a, instance_uid("r1", "s1"));
