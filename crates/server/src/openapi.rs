@@ -77,7 +77,15 @@ fn operation(path: &str, method: &str) -> Value {
             responses["200"] = json!({"description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}})
         }
         _ => {
-            responses["200"] = json!({"description": "OK"});
+            responses["200"] = match path {
+                "/v1/fhir/DocumentReference" => {
+                    json!({"description": "A FHIR R4 searchset Bundle of DocumentReference", "content": {"application/fhir+json": {"schema": {"type": "object"}}}})
+                }
+                "/v1/fhir/Binary/{id}" => {
+                    json!({"description": "The photo's bytes", "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}})
+                }
+                _ => json!({"description": "OK"}),
+            };
             if matches!(path, "/v1/enrol" | "/v1/referrals") {
                 responses["201"] = json!({"description": "Created"});
             }
