@@ -215,6 +215,11 @@ async fn delivered_photos_are_filed_once_into_orthanc_and_deleted_on_withdrawal(
         let frame = orthanc
             .get_bytes(&format!("/instances/{}/frames/0/raw", ids[0]))
             .await;
+        eprintln!(
+            "stored {} bytes, PACS frame {} bytes",
+            photo.len(),
+            frame.len()
+        );
         assert_eq!(strip_pad(&frame, photo.len()), &photo[..]);
     }
     let sop_uid = dicom::instance_uid(&id, &sha);
