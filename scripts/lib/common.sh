@@ -21,7 +21,8 @@ APT_BUILD=(build-essential pkg-config curl file libssl-dev libdbus-1-dev
     libwebkit2gtk-4.1-dev librsvg2-dev libxdo-dev libheif-dev)
 APT_RUN=(gnome-keyring dbus dbus-x11 libsecret-tools)
 APT_TEST=(xvfb webkit2gtk-driver sqlite3 libimage-exiftool-perl imagemagick ffmpeg
-    libjpeg-turbo-progs exiv2 python3 postgresql)
+    libjpeg-turbo-progs exiv2 python3 postgresql python3-jsonschema
+    orthanc orthanc-dicomweb dcmtk dicom3tools)
 # Drives the system file chooser in the real-window tests; a venv for
 # schemathesis (PyPI), which tests the server against its OpenAPI document.
 APT_TEST+=(xdotool python3-venv)

@@ -249,3 +249,37 @@ pub async fn device_revoke(store: &dyn Store, id: &str) -> Result<(), AdminError
     }
     audit(store, id.trim(), "device_revoke").await
 }
+
+/// One PACS job as the administrator sees it (ids and codes only).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PacsJobView {
+    pub referral_id: String,
+    pub target: String,
+    pub kind: &'static str,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
+pub async fn pacs_status(store: &dyn Store) -> Result<Vec<PacsJobView>, AdminError> {
+    Ok(store
+        .pacs_jobs()
+        .await?
+        .into_iter()
+        .map(|j| PacsJobView {
+            next_attempt_at: (j.state == "queued")
+                .then(|| crate::clock::rfc3339(j.next_attempt_at)),
+            referral_id: j.referral_id,
+            target: j.target,
+            kind: j.kind.code(),
+            state: j.state,
+            attempts: j.attempts,
+            last_error: j.last_error,
+            created_at: crate::clock::rfc3339(j.created_at),
+            finished_at: j.finished_at.map(crate::clock::rfc3339),
+        })
+        .collect())
+}

@@ -50,6 +50,7 @@ pub mod action {
     pub const ACKNOWLEDGE: &str = "acknowledge";
     pub const CONSENT_WITHDRAW: &str = "consent_withdraw";
     pub const ADMIN: &str = "admin";
+    pub const FHIR_SEARCH: &str = "fhir_search";
 }
 
 #[cfg(test)]

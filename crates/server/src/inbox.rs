@@ -33,7 +33,11 @@ fn item(r: &Referral) -> InboxItem {
 }
 
 /// The referral if it was delivered to one of this user's teams.
-async fn addressed_to(state: &AppState, user: &User, id: &str) -> Result<Referral, ApiError> {
+pub(crate) async fn addressed_to(
+    state: &AppState,
+    user: &User,
+    id: &str,
+) -> Result<Referral, ApiError> {
     state
         .store
         .referral(id)
@@ -96,7 +100,7 @@ pub async fn open(
     }))
 }
 
-fn mime(f: MediaFormat) -> &'static str {
+pub(crate) fn mime(f: MediaFormat) -> &'static str {
     match f {
         MediaFormat::Jpeg => "image/jpeg",
         MediaFormat::Png => "image/png",

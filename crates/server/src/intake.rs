@@ -25,7 +25,7 @@ use crate::audit::action;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
-use crate::store::{AuditRecord, NewReferral, Referral, User};
+use crate::store::{AuditRecord, NewReferral, PacsJobKind, Referral, User};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -273,6 +273,13 @@ pub async fn withdraw_consent(
     }
     let now = crate::clock::now();
     let r = state.store.withdraw_consent(&r.id, now).await?;
+    // Ask each PACS to delete its copy (a no-op where nothing was filed).
+    for target in state.pacs_targets() {
+        state
+            .store
+            .queue_pacs_job(&r.id, &target, PacsJobKind::Delete, now)
+            .await?;
+    }
     audit(
         &state,
         &caller,

@@ -14,11 +14,13 @@ mod clock;
 pub mod directory;
 pub mod enrolment;
 pub mod error;
+pub mod fhir;
 mod fsutil;
 pub mod inbox;
 pub mod intake;
 pub mod keys;
 pub mod openapi;
+pub mod pacs;
 pub mod ratelimit;
 pub mod serve;
 pub mod session;
@@ -57,6 +59,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/inbox/{id}", get(inbox::open))
         .route("/v1/inbox/{id}/media/{sha256}", get(inbox::download))
         .route("/v1/inbox/{id}/ack", post(inbox::acknowledge))
+        .route("/v1/fhir/DocumentReference", get(fhir::search_documents))
+        .route("/v1/fhir/Binary/{id}", get(fhir::binary))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -47,6 +47,10 @@ enum Command {
         /// Serve plain HTTP: only behind a proxy that terminates TLS.
         #[arg(long, conflicts_with_all = ["cert", "key"])]
         insecure_http_behind_proxy: bool,
+        /// PACS filing configuration (JSON); default `DIR/pacs.json` if it
+        /// exists. See README, "Filing into a PACS".
+        #[arg(long)]
+        pacs_config: Option<PathBuf>,
     },
     /// Administration.
     Admin {
@@ -79,6 +83,17 @@ enum AdminCommand {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// PACS filing.
+    Pacs {
+        #[command(subcommand)]
+        command: PacsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PacsCommand {
+    /// Every filing and deletion job: state, attempts, last error code.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -144,6 +159,7 @@ fn main() -> ExitCode {
             cert,
             key,
             insecure_http_behind_proxy,
+            pacs_config,
         } => {
             tracing_subscriber::fmt()
                 .json()
@@ -163,6 +179,7 @@ fn main() -> ExitCode {
                 listen,
                 transport,
                 config: Config::default(),
+                pacs_config,
             };
             let result = runtime.block_on(serve::run(opts, |addr, pin| {
                 if json {
@@ -325,6 +342,33 @@ async fn run_admin(
                 );
             }
         },
+        AdminCommand::Pacs {
+            command: PacsCommand::Status,
+        } => {
+            let jobs = admin::pacs_status(store).await?;
+            let text = if jobs.is_empty() {
+                "no PACS jobs".to_owned()
+            } else {
+                jobs.iter()
+                    .map(|j| {
+                        format!(
+                            "{}  {}  {}  {}  attempts {}{}",
+                            j.referral_id,
+                            j.target,
+                            j.kind,
+                            j.state,
+                            j.attempts,
+                            j.last_error
+                                .as_deref()
+                                .map(|e| format!("  last error {e}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            print(json, serde_json::to_value(&jobs).unwrap_or_default(), text);
+        }
         AdminCommand::Audit {
             command: AuditCommand::Verify,
         } => {

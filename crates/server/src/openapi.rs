@@ -23,6 +23,8 @@ pub const PATHS: &[(&str, &str)] = &[
     ("/v1/inbox/{id}", "get"),
     ("/v1/inbox/{id}/media/{sha256}", "get"),
     ("/v1/inbox/{id}/ack", "post"),
+    ("/v1/fhir/DocumentReference", "get"),
+    ("/v1/fhir/Binary/{id}", "get"),
 ];
 
 fn summary(path: &str, method: &str) -> &'static str {
@@ -42,17 +44,26 @@ fn summary(path: &str, method: &str) -> &'static str {
         ("/v1/inbox/{id}", _) => "Open a referral (InboxReferral)",
         ("/v1/inbox/{id}/media/{sha256}", _) => "Download a verified file (410 after consent withdrawal)",
         ("/v1/inbox/{id}/ack", _) => "Acknowledge a referral (InboxItem)",
+        ("/v1/fhir/DocumentReference", _) => "FHIR R4 search: the caller's teams' delivered photos of one patient, ?patient=<system>|<value> (searchset Bundle of DocumentReference, application/fhir+json)",
+        ("/v1/fhir/Binary/{id}", _) => "FHIR R4 Binary read: one delivered photo's bytes (the attachment url of a DocumentReference; 410 after consent withdrawal)",
         _ => "",
     }
 }
 
 fn operation(path: &str, method: &str) -> Value {
     let open = matches!(path, "/health" | "/ready" | "/openapi.json" | "/v1/enrol");
-    let params: Vec<Value> = ["id", "sha256"]
+    let mut params: Vec<Value> = ["id", "sha256"]
         .iter()
         .filter(|p| path.contains(&format!("{{{p}}}")))
         .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
+    if path == "/v1/fhir/DocumentReference" {
+        params.push(json!({
+            "name": "patient", "in": "query", "required": true,
+            "description": "<identifier system>|<value>, e.g. https://fhir.nhs.uk/Id/nhs-number|9434765919",
+            "schema": {"type": "string"}
+        }));
+    }
     let health = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}});
     let error = json!({"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
     let mut responses = json!({});
@@ -66,7 +77,15 @@ fn operation(path: &str, method: &str) -> Value {
             responses["200"] = json!({"description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}})
         }
         _ => {
-            responses["200"] = json!({"description": "OK"});
+            responses["200"] = match path {
+                "/v1/fhir/DocumentReference" => {
+                    json!({"description": "A FHIR R4 searchset Bundle of DocumentReference", "content": {"application/fhir+json": {"schema": {"type": "object"}}}})
+                }
+                "/v1/fhir/Binary/{id}" => {
+                    json!({"description": "The photo's bytes", "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}})
+                }
+                _ => json!({"description": "OK"}),
+            };
             if matches!(path, "/v1/enrol" | "/v1/referrals") {
                 responses["201"] = json!({"description": "Created"});
             }

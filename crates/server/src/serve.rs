@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     pub transport: Transport,
     pub config: Config,
+    /// PACS filing configuration; `None` looks for `DIR/pacs.json`.
+    pub pacs_config: Option<PathBuf>,
 }
 
 /// The state for a data directory with the embedded backend.
@@ -69,7 +71,13 @@ pub async fn run(
     let store = open_store(&opts.data_dir, opts.database.as_deref())
         .await
         .map_err(|e| ServeError::Setup(e.to_string()))?;
-    let state = state_with_store(&opts.data_dir, store, opts.config)?;
+    let pacs = crate::pacs::PacsConfig::load(&opts.data_dir, opts.pacs_config.as_deref())
+        .map_err(|e| ServeError::Setup(e.to_string()))?;
+    let state = state_with_store(&opts.data_dir, store, opts.config)?.with_pacs(pacs);
+    // Filing runs beside the requests; it stops with the process (a job cut
+    // off mid-way keeps its lease and runs again after it).
+    let _forwarder = crate::pacs::forwarder::spawn(state.clone())
+        .map_err(|e| ServeError::Setup(e.to_string()))?;
     let app = crate::app(state);
     let listener =
         std::net::TcpListener::bind(opts.listen).map_err(|source| ServeError::Listen {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::blobs::BlobStore;
 use crate::keys::ServerKeys;
+use crate::pacs::PacsConfig;
 use crate::ratelimit::RateLimiter;
 use crate::store::Store;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub password_checks: Arc<tokio::sync::Semaphore>,
     /// Reused Argon2 working memory (see `session::password_matches`).
     pub password_memory: Arc<std::sync::Mutex<Vec<Vec<argon2::Block>>>>,
+    /// PACS filing, when configured ([`AppState::with_pacs`]).
+    pub pacs: Option<Arc<PacsConfig>>,
 }
 
 impl AppState {
@@ -59,6 +62,20 @@ impl AppState {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             password_memory: Arc::new(std::sync::Mutex::new(Vec::new())),
+            pacs: None,
         }
+    }
+
+    pub fn with_pacs(mut self, config: Option<PacsConfig>) -> Self {
+        self.pacs = config.map(Arc::new);
+        self
+    }
+
+    /// The targets a delivered referral is queued for.
+    pub fn pacs_targets(&self) -> Vec<String> {
+        self.pacs
+            .as_ref()
+            .map(|c| c.target_names())
+            .unwrap_or_default()
     }
 }

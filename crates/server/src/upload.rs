@@ -189,7 +189,10 @@ async fn deliver_if_complete(
         })
         .map_err(ApiError::internal)?;
     let json = serde_json::to_string(&receipt).map_err(ApiError::internal)?;
-    let r = state.store.deliver(&r.id, now, json).await?;
+    let r = state
+        .store
+        .deliver(&r.id, now, json, &state.pacs_targets())
+        .await?;
     audit(state, caller, user, action::DELIVER, &r.id, "ok", now).await?;
     tracing::info!(referral = %r.id, "referral delivered");
     Ok(r)

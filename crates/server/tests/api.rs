@@ -2,6 +2,7 @@
 //! behaviour runs on both backends: `sqlite::*` (embedded) and
 //! `postgres::*` (a throwaway cluster, see `common/pg.rs`).
 
+#[macro_use]
 mod common;
 
 use axum::body::Body;
@@ -670,31 +671,6 @@ fn audit_dump(s: &Server) -> String {
         .collect::<Result<_, _>>()
         .expect("rows");
     rows.join("\n")
-}
-
-/// One `#[tokio::test]` per backend for each behaviour above.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(Server::start().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL binaries (scripts/test.sh)"]
-                async fn $name() {
-                    super::$name(Server::start_postgres().await).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(

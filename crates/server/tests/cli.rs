@@ -161,3 +161,41 @@ fn serve_prints_the_tls_pin_and_keeps_it_across_restarts() {
     }
     assert_eq!(pins[0], pins[1]);
 }
+
+#[test]
+fn serve_refuses_a_pacs_configuration_it_cannot_use() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (code, out, _) = admin(d, &["pacs", "status"]);
+    assert_eq!((code, out.trim()), (0, "no PACS jobs"));
+    // Plain HTTP off this machine would send credentials and photos in the
+    // clear: refused at start, naming the file's problem.
+    std::fs::write(
+        d.join("pacs.json"),
+        r#"{"targets": [{"name": "p", "dicomweb_url": "http://pacs.example.org/dicom-web"}]}"#,
+    )
+    .expect("write");
+    let out = binary()
+        .arg("--data-dir")
+        .arg(d)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--insecure-http-behind-proxy",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PACS configuration"), "{err}");
+    let missing = d.join("nowhere.json");
+    let out = binary()
+        .arg("--data-dir")
+        .arg(d)
+        .args(["serve", "--listen", "127.0.0.1:0", "--pacs-config"])
+        .arg(&missing)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}

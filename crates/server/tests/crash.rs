@@ -2,7 +2,8 @@
 //! restarted on the same data directory: the client asks for the offset and
 //! resumes, the stored file is byte-identical, and the referral is never
 //! visible in the inbox before it is complete. The server's logs of the
-//! whole run never contain the planted identifier or patient name.
+//! whole run (including the PACS filing worker's) never contain the
+//! planted identifier or patient name.
 
 mod common;
 
@@ -51,6 +52,19 @@ async fn a_server_killed_mid_upload_resumes_and_stores_the_exact_file() {
         let (code, _, err) = admin(&data, args);
         assert_eq!(code, 0, "{err}");
     }
+    // A PACS that is down: the filing worker runs in the real binary and
+    // logs its failures, which the log check below covers too.
+    std::fs::write(
+        data.join("pacs.json"),
+        serde_json::json!({
+            "targets": [{"name": "down", "dicomweb_url": format!(
+                "http://127.0.0.1:{}/dicom-web", common::orthanc::free_port())}],
+            "poll_interval_ms": 100,
+            "retry_base_ms": 100,
+        })
+        .to_string(),
+    )
+    .expect("pacs.json");
     let (server, addr) = serve_plain(&data, &logs[0]);
     let mut server = KillOnDrop(server);
 
@@ -150,6 +164,19 @@ async fn a_server_killed_mid_upload_resumes_and_stores_the_exact_file() {
     let downloaded = send(addr, bob.get(&format!("/v1/inbox/{id}/media/{sha}"))).await;
     assert_eq!(downloaded.status, 200);
     assert_eq!(downloaded.body, jpeg);
+
+    // Give the worker time to try the PACS (down) at least once.
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&logs[1])
+        .unwrap_or_default()
+        .contains("PACS job failed")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the filing worker did not run"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let mut all_logs = String::new();
     for l in &logs {

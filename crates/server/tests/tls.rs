@@ -81,6 +81,7 @@ async fn start(
 ) -> (SocketAddr, String) {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let opts = ServeOptions {
+        pacs_config: None,
         data_dir: data_dir.to_path_buf(),
         database: None,
         listen: "127.0.0.1:0".parse().expect("addr"),

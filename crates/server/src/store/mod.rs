@@ -116,6 +116,64 @@ pub struct AuditRecord {
     pub outcome: String,
 }
 
+/// What a PACS job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacsJobKind {
+    /// File the referral's photos (STOW-RS).
+    Store,
+    /// Ask the PACS to delete the study after consent withdrawal.
+    Delete,
+}
+
+impl PacsJobKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            PacsJobKind::Store => "store",
+            PacsJobKind::Delete => "delete",
+        }
+    }
+
+    pub fn from_code(s: &str) -> StoreResult<Self> {
+        match s {
+            "store" => Ok(PacsJobKind::Store),
+            "delete" => Ok(PacsJobKind::Delete),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown PACS job kind {other}"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacsJob {
+    pub referral_id: String,
+    pub target: String,
+    pub kind: PacsJobKind,
+    /// `queued`, `done`, `failed` (will not be retried) or `cancelled`.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// How an attempt at a PACS job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PacsOutcome {
+    Done,
+    /// Try again at this time; the error code is kept for the administrator.
+    Retry {
+        at: i64,
+        error: String,
+    },
+    /// Not retried (e.g. a format the PACS cannot take as is).
+    Failed {
+        error: String,
+    },
+    Cancelled,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectorySnapshot {
     pub version: i64,
@@ -171,11 +229,14 @@ pub trait Store: Send + Sync + 'static {
     /// Marks delivered when every file is verified; returns the referral.
     /// `receipt` is built from the stored row by the caller's closure only
     /// once, so two racing completions keep the first receipt.
+    /// In the same transaction, a PACS `store` job is queued for each of
+    /// `pacs_targets` when (and only when) this call delivers it.
     async fn deliver(
         &self,
         referral_id: &str,
         now: i64,
         receipt_json: String,
+        pacs_targets: &[String],
     ) -> StoreResult<Referral>;
     async fn acknowledge(
         &self,
@@ -186,6 +247,29 @@ pub trait Store: Send + Sync + 'static {
     async fn withdraw_consent(&self, referral_id: &str, now: i64) -> StoreResult<Referral>;
     /// Delivered (or acknowledged) referrals addressed to any of these teams.
     async fn inbox(&self, team_ids: &[String]) -> StoreResult<Vec<Referral>>;
+
+    // PACS filing.
+    /// Queues a job, or queues it again if it exists (a repeated consent
+    /// withdrawal asks for the deletion again).
+    async fn queue_pacs_job(
+        &self,
+        referral_id: &str,
+        target: &str,
+        kind: PacsJobKind,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Takes one due job for `lease_secs` (no other worker, on any
+    /// instance, gets it meanwhile).
+    async fn claim_pacs_job(&self, now: i64, lease_secs: i64) -> StoreResult<Option<PacsJob>>;
+    async fn finish_pacs_job(
+        &self,
+        referral_id: &str,
+        target: &str,
+        kind: PacsJobKind,
+        outcome: PacsOutcome,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn pacs_jobs(&self) -> StoreResult<Vec<PacsJob>>;
 
     // Audit.
     async fn append_audit(&self, record: AuditRecord) -> StoreResult<()>;

@@ -9,17 +9,25 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
-    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, Referral, Store, StoreError,
-    StoreResult, Team, User,
+    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, PacsJob, PacsJobKind,
+    PacsOutcome, Referral, Store, StoreError, StoreResult, Team, User,
 };
 use crate::audit::{entry_hash, GENESIS_HASH};
 use crate::store::sqlite::state_from_code;
+use crate::store::sqlite::{outcome_columns, PACS_JOB_COLUMNS};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "pacs_jobs",
+        include_str!("../../migrations/postgres/0002_pacs_jobs.sql"),
+    ),
+];
 
 /// Any value: taken by whichever instance migrates, so two starting at
 /// once do not both apply a migration.
@@ -101,6 +109,20 @@ fn team_row(r: &Row) -> Team {
         organisation: r.get(2),
         accepts_referrals: r.get(3),
     }
+}
+
+fn pacs_job_row(r: &Row) -> StoreResult<PacsJob> {
+    Ok(PacsJob {
+        referral_id: r.get(0),
+        target: r.get(1),
+        kind: PacsJobKind::from_code(r.get(2))?,
+        state: r.get(3),
+        attempts: r.get::<_, i32>(4).into(),
+        next_attempt_at: r.get(5),
+        last_error: r.get(6),
+        created_at: r.get(7),
+        finished_at: r.get(8),
+    })
 }
 
 fn device_row(r: &Row) -> Device {
@@ -553,16 +575,27 @@ impl Store for PostgresStore {
         referral_id: &str,
         now: i64,
         receipt_json: String,
+        pacs_targets: &[String],
     ) -> StoreResult<Referral> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        tx.execute(
+        let delivered = tx.execute(
             "UPDATE referrals SET state = 'delivered', delivered_at = $2, receipt_json = $3
              WHERE id = $1 AND state = 'uploading'
                AND NOT EXISTS (SELECT 1 FROM referral_media WHERE referral_id = $1 AND NOT verified)",
             &[&referral_id, &now, &receipt_json],
         )
         .await?;
+        if delivered == 1 {
+            for target in pacs_targets {
+                tx.execute(
+                    "INSERT INTO pacs_jobs (referral_id, target, kind, state, next_attempt_at, created_at)
+                     VALUES ($1, $2, 'store', 'queued', $3, $3) ON CONFLICT DO NOTHING",
+                    &[&referral_id, target, &now],
+                )
+                .await?;
+            }
+        }
         let r = load_referral(&*tx, referral_id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -620,6 +653,89 @@ impl Store for PostgresStore {
             }
         }
         Ok(out)
+    }
+
+    async fn queue_pacs_job(
+        &self,
+        referral_id: &str,
+        target: &str,
+        kind: PacsJobKind,
+        now: i64,
+    ) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        c.execute(
+            "INSERT INTO pacs_jobs (referral_id, target, kind, state, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, 'queued', $4, $4)
+             ON CONFLICT (referral_id, target, kind) DO UPDATE
+             SET state = 'queued', next_attempt_at = $4, finished_at = NULL",
+            &[&referral_id, &target, &kind.code(), &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_pacs_job(&self, now: i64, lease_secs: i64) -> StoreResult<Option<PacsJob>> {
+        let c = self.pool.get().await?;
+        // SKIP LOCKED: instances polling together each take a different job.
+        let row = c
+            .query_opt(
+                &format!(
+                    "UPDATE pacs_jobs SET lease_until = $2
+                     WHERE (referral_id, target, kind) = (
+                         SELECT referral_id, target, kind FROM pacs_jobs
+                         WHERE state = 'queued' AND next_attempt_at <= $1
+                           AND (lease_until IS NULL OR lease_until < $1)
+                         ORDER BY next_attempt_at, referral_id LIMIT 1
+                         FOR UPDATE SKIP LOCKED)
+                     RETURNING {PACS_JOB_COLUMNS}"
+                ),
+                &[&now, &(now + lease_secs)],
+            )
+            .await?;
+        row.as_ref().map(pacs_job_row).transpose()
+    }
+
+    async fn finish_pacs_job(
+        &self,
+        referral_id: &str,
+        target: &str,
+        kind: PacsJobKind,
+        outcome: PacsOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (state, next, error, finished) = outcome_columns(outcome, now);
+        let c = self.pool.get().await?;
+        c.execute(
+            "UPDATE pacs_jobs SET state = $4, attempts = attempts + 1,
+                 next_attempt_at = COALESCE($5, next_attempt_at), last_error = $6,
+                 finished_at = $7, lease_until = NULL
+             WHERE referral_id = $1 AND target = $2 AND kind = $3",
+            &[
+                &referral_id,
+                &target,
+                &kind.code(),
+                &state,
+                &next,
+                &error,
+                &finished,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn pacs_jobs(&self) -> StoreResult<Vec<PacsJob>> {
+        let c = self.pool.get().await?;
+        c.query(
+            &format!(
+                "SELECT {PACS_JOB_COLUMNS} FROM pacs_jobs ORDER BY created_at, referral_id, target, kind"
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(pacs_job_row)
+        .collect()
     }
 
     async fn append_audit(&self, record: AuditRecord) -> StoreResult<()> {

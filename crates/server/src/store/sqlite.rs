@@ -10,17 +10,24 @@ use clinshare_protocol::referral::{ReferralManifest, ReferralState};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, Referral, Store, StoreError,
-    StoreResult, Team, User,
+    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, PacsJob, PacsJobKind,
+    PacsOutcome, Referral, Store, StoreError, StoreResult, Team, User,
 };
 use crate::audit::{entry_hash, GENESIS_HASH};
 
 /// Migrations, in order; each runs once, in a transaction with its ledger row.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "pacs_jobs",
+        include_str!("../../migrations/sqlite/0002_pacs_jobs.sql"),
+    ),
+];
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -240,6 +247,40 @@ fn finish_referral(
         })?
         .collect::<Result<_, _>>()?;
     Ok(r)
+}
+
+pub(crate) const PACS_JOB_COLUMNS: &str = "referral_id, target, kind, state, attempts, \
+     next_attempt_at, last_error, created_at, finished_at";
+
+fn pacs_job_row(r: &Row<'_>) -> rusqlite::Result<PacsJob> {
+    let kind: String = r.get(2)?;
+    let kind = PacsJobKind::from_code(&kind).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(PacsJob {
+        referral_id: r.get(0)?,
+        target: r.get(1)?,
+        kind,
+        state: r.get(3)?,
+        attempts: r.get(4)?,
+        next_attempt_at: r.get(5)?,
+        last_error: r.get(6)?,
+        created_at: r.get(7)?,
+        finished_at: r.get(8)?,
+    })
+}
+
+/// State, next attempt, error code and finish time for an outcome.
+pub(crate) fn outcome_columns(
+    outcome: PacsOutcome,
+    now: i64,
+) -> (&'static str, Option<i64>, Option<String>, Option<i64>) {
+    match outcome {
+        PacsOutcome::Done => ("done", None, None, Some(now)),
+        PacsOutcome::Retry { at, error } => ("queued", Some(at), Some(error), None),
+        PacsOutcome::Failed { error } => ("failed", None, Some(error), Some(now)),
+        PacsOutcome::Cancelled => ("cancelled", None, None, Some(now)),
+    }
 }
 
 fn bump_directory(conn: &Connection) -> rusqlite::Result<usize> {
@@ -594,18 +635,29 @@ impl Store for SqliteStore {
         referral_id: &str,
         now: i64,
         receipt_json: String,
+        pacs_targets: &[String],
     ) -> StoreResult<Referral> {
         let id = referral_id.to_owned();
+        let targets = pacs_targets.to_vec();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Only when no file is left unverified; a racing second call
             // finds the state already changed and keeps the first receipt.
-            tx.execute(
+            let delivered = tx.execute(
                 "UPDATE referrals SET state = 'delivered', delivered_at = ?2, receipt_json = ?3
                  WHERE id = ?1 AND state = 'uploading'
                    AND NOT EXISTS (SELECT 1 FROM referral_media WHERE referral_id = ?1 AND verified = 0)",
                 params![id, now, receipt_json],
             )?;
+            if delivered == 1 {
+                for target in &targets {
+                    tx.execute(
+                        "INSERT INTO pacs_jobs (referral_id, target, kind, state, next_attempt_at, created_at)
+                         VALUES (?1, ?2, 'store', 'queued', ?3, ?3) ON CONFLICT DO NOTHING",
+                        params![id, target, now],
+                    )?;
+                }
+            }
             let r = load_referral(&tx, &id)?.ok_or(StoreError::NotFound)?;
             tx.commit()?;
             Ok(r)
@@ -671,6 +723,97 @@ impl Store for SqliteStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn queue_pacs_job(
+        &self,
+        referral_id: &str,
+        target: &str,
+        kind: PacsJobKind,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (r, t) = (referral_id.to_owned(), target.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO pacs_jobs (referral_id, target, kind, state, next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, 'queued', ?4, ?4)
+                 ON CONFLICT (referral_id, target, kind) DO UPDATE
+                 SET state = 'queued', next_attempt_at = ?4, finished_at = NULL",
+                params![r, t, kind.code(), now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_pacs_job(&self, now: i64, lease_secs: i64) -> StoreResult<Option<PacsJob>> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let job = tx
+                .query_row(
+                    &format!(
+                        "SELECT {PACS_JOB_COLUMNS} FROM pacs_jobs
+                         WHERE state = 'queued' AND next_attempt_at <= ?1
+                           AND (lease_until IS NULL OR lease_until < ?1)
+                         ORDER BY next_attempt_at, referral_id LIMIT 1"
+                    ),
+                    [now],
+                    pacs_job_row,
+                )
+                .optional()?;
+            let Some(job) = job else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE pacs_jobs SET lease_until = ?4
+                 WHERE referral_id = ?1 AND target = ?2 AND kind = ?3",
+                params![
+                    job.referral_id,
+                    job.target,
+                    job.kind.code(),
+                    now + lease_secs
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Some(job))
+        })
+        .await
+    }
+
+    async fn finish_pacs_job(
+        &self,
+        referral_id: &str,
+        target: &str,
+        kind: PacsJobKind,
+        outcome: PacsOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (r, t) = (referral_id.to_owned(), target.to_owned());
+        let (state, next, error, finished) = outcome_columns(outcome, now);
+        self.with(move |c| {
+            c.execute(
+                "UPDATE pacs_jobs SET state = ?4, attempts = attempts + 1,
+                     next_attempt_at = COALESCE(?5, next_attempt_at), last_error = ?6,
+                     finished_at = ?7, lease_until = NULL
+                 WHERE referral_id = ?1 AND target = ?2 AND kind = ?3",
+                params![r, t, kind.code(), state, next, error, finished],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pacs_jobs(&self) -> StoreResult<Vec<PacsJob>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {PACS_JOB_COLUMNS} FROM pacs_jobs ORDER BY created_at, referral_id, target, kind"
+            ))?;
+            let rows = stmt
+                .query_map([], pacs_job_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
         })
         .await
     }

@@ -3,6 +3,34 @@
 //! either backend.
 #![allow(dead_code)]
 
+/// One `#[tokio::test]` per backend for each behaviour named: `sqlite::*`
+/// and `postgres::*` (ignored unless PostgreSQL is installed).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(Server::start().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL binaries (scripts/test.sh)"]
+                async fn $name() {
+                    super::$name(Server::start_postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+pub mod orthanc;
 pub mod pg;
 pub mod wire;
 
@@ -59,9 +87,15 @@ impl Server {
     /// alice (district nurses, the sender), bob (tissue viability, the
     /// recipient), carol (dermatology, another team).
     pub async fn start() -> Server {
+        Self::start_with_pacs(None).await
+    }
+
+    /// The same, filing delivered referrals into these PACS targets.
+    pub async fn start_with_pacs(pacs: Option<clinshare_server::pacs::PacsConfig>) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state =
-            clinshare_server::serve::embedded_state(dir.path(), test_config()).expect("state");
+        let state = clinshare_server::serve::embedded_state(dir.path(), test_config())
+            .expect("state")
+            .with_pacs(pacs);
         Self::with_state(dir, state).await
     }
 
@@ -347,4 +381,33 @@ pub async fn send_referral(
         .await;
     }
     (id, last.0, last.1)
+}
+
+/// Validates a FHIR resource against HL7's R4 JSON schema (vendored in
+/// `tests/fixtures/fhir`, checked with Python's `jsonschema`); panics with
+/// the schema's errors.
+pub fn assert_valid_fhir(resource: &Value) {
+    use std::io::Write;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fhir");
+    let mut child = std::process::Command::new("python3")
+        .arg(dir.join("validate.py"))
+        .arg(dir.join("fhir.schema.json.gz"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed to validate FHIR resources (scripts/test.sh installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(resource.to_string().as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("validator");
+    assert!(
+        out.status.success(),
+        "not valid FHIR R4 (install python3-jsonschema if it is missing):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
