@@ -28,12 +28,17 @@ say "Building the approved server and the command line"
 cargo build --locked -p clinshare-server -p clinshare-cli
 SERVER="$TARGET/debug/clinshare-server"
 SERVER_DIR="${CLINSHARE_DEMO_SERVER_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/clinshare-demo-server}"
+# The app signs in to the server with the clinician's own name and
+# passphrase, so the demo accounts' passwords are the passphrases to choose
+# when setting up ClinShare.
+export CLINSHARE_DEMO_PASSWORD="${CLINSHARE_DEMO_PASSWORD:-demo passphrase for the nurse}"
+export CLINSHARE_DEMO_RECIPIENT_PASSWORD="${CLINSHARE_DEMO_RECIPIENT_PASSWORD:-demo passphrase for the consultant}"
 if [ ! -d "$SERVER_DIR" ]; then
     say "Setting up the demo server in $SERVER_DIR"
-    export CLINSHARE_DEMO_PASSWORD="${CLINSHARE_DEMO_PASSWORD:-demo passphrase for the nurse}"
     "$SERVER" --data-dir "$SERVER_DIR" admin team add "District Nurses" --org "Demo Health Board"
     "$SERVER" --data-dir "$SERVER_DIR" admin team add "Tissue Viability" --org "Demo Health Board" --accepts-referrals
     "$SERVER" --data-dir "$SERVER_DIR" admin user add "Demo Nurse" --team "District Nurses" --password-env CLINSHARE_DEMO_PASSWORD
+    "$SERVER" --data-dir "$SERVER_DIR" admin user add "Demo Consultant" --team "Tissue Viability" --password-env CLINSHARE_DEMO_RECIPIENT_PASSWORD
 fi
 "$SERVER" --data-dir "$SERVER_DIR" serve --listen 127.0.0.1:8443 >"$SERVER_DIR/serve.out" 2>"$SERVER_DIR/serve.log" &
 SERVER_PID=$!
@@ -42,7 +47,9 @@ for _ in $(seq 50); do grep -q "TLS pin" "$SERVER_DIR/serve.out" 2>/dev/null && 
 say "Demo approved server: $(head -1 "$SERVER_DIR/serve.out")"
 say "$(grep "TLS pin" "$SERVER_DIR/serve.out" || echo "the server did not start: see $SERVER_DIR/serve.log")"
 say "One-time enrolment code: $("$SERVER" --data-dir "$SERVER_DIR" admin enrol-code --expires-in 24h 2>/dev/null | tail -1)"
-say "Enrol a laptop store with: clinshare enrol --server https://127.0.0.1:8443 --code CODE --pin PIN"
+say "In ClinShare, set up as \"Demo Nurse\" with the passphrase \"$CLINSHARE_DEMO_PASSWORD\","
+say "then Settings > Approved server: address https://127.0.0.1:8443, the code and the pin above."
+say "(The recipient's account is \"Demo Consultant\" / \"$CLINSHARE_DEMO_RECIPIENT_PASSWORD\", on a second data directory: CLINSHARE_DATA_DIR=DIR.)"
 
 launch=("$APP")
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
