@@ -8,11 +8,13 @@ mod audit;
 mod consent;
 mod context;
 mod import;
+mod inbox;
 mod init;
 mod media;
 mod output;
 mod passphrase;
 mod patient;
+mod settings;
 mod status;
 mod strip;
 mod sync;
@@ -78,6 +80,12 @@ enum Command {
     Referral(sync::ReferralCommand),
     /// Send the outbox: one pass
     Sync,
+    /// Referrals addressed to your teams: list, open, acknowledge
+    #[command(subcommand)]
+    Inbox(inbox::InboxCommand),
+    /// Store-wide settings
+    #[command(subcommand)]
+    Settings(settings::SettingsCommand),
 }
 
 fn main() -> ExitCode {
@@ -98,5 +106,7 @@ fn main() -> ExitCode {
         Command::Directory(args) => output::finish(&ctx, sync::directory(&ctx, &args)),
         Command::Referral(cmd) => output::finish(&ctx, sync::referral(&ctx, &cmd)),
         Command::Sync => sync::run_sync(&ctx),
+        Command::Inbox(cmd) => output::finish(&ctx, inbox::run(&ctx, &cmd)),
+        Command::Settings(cmd) => output::finish(&ctx, settings::run(&ctx, &cmd)),
     }
 }

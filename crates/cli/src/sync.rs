@@ -73,7 +73,7 @@ pub enum UrgencyArg {
     Urgent,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -91,7 +91,7 @@ fn server_password() -> Result<String, Failure> {
     }
 }
 
-async fn connect(ctx: &Context, store: &Store) -> Result<Client, Failure> {
+pub async fn connect(ctx: &Context, store: &Store) -> Result<Client, Failure> {
     let user = ctx.user.clone().unwrap_or_default();
     let password = server_password()?;
     Ok(sync::connect(store, &ctx.vault, &user, &password).await?)
@@ -220,7 +220,10 @@ pub fn run_sync(ctx: &Context) -> ExitCode {
         let rt = runtime()?;
         let report = rt.block_on(async {
             let client = connect(ctx, &store).await?;
-            Ok::<_, Failure>(sync::sync_pass(&mut store, &client, &actor, patients::today()).await?)
+            Ok::<_, Failure>(
+                sync::sync_pass(&mut store, &client, &actor, patients::today(), &sync::quiet)
+                    .await?,
+            )
         })?;
         Ok::<_, Failure>(report)
     })();

@@ -53,6 +53,13 @@ pub enum AuditAction {
     SettingsChange,
     UserCreate,
     Enrol,
+    /// A referral addressed to this user's team was opened or its photos
+    /// downloaded into the store.
+    Receive,
+    /// A referral addressed to this user's team was acknowledged.
+    Acknowledge,
+    /// Retention removed a sent photo's bytes.
+    Purge,
 }
 
 impl AuditAction {
@@ -76,6 +83,9 @@ impl AuditAction {
             AuditAction::SettingsChange => "settings_change",
             AuditAction::UserCreate => "user_create",
             AuditAction::Enrol => "enrol",
+            AuditAction::Receive => "receive",
+            AuditAction::Acknowledge => "acknowledge",
+            AuditAction::Purge => "purge",
         }
     }
 }

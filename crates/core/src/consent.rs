@@ -268,6 +268,9 @@ pub fn withdraw(
          WHERE id = ?4 AND withdrawn_at IS NULL",
         rusqlite::params![crate::clock::now_rfc3339(), actor.id(), reason, consent_id],
     )?;
+    // Referrals that already left are told about it by the next sync; the
+    // notice is part of the withdrawal, so neither exists without the other.
+    let notified = crate::referrals::withdrawal::note(&tx, &current, actor.id())?;
     audit::append(
         &tx,
         &NewEntry {
@@ -275,7 +278,7 @@ pub fn withdraw(
             action: AuditAction::ConsentWithdraw,
             patient_id: Some(current.patient_id),
             media_id: None,
-            details: serde_json::json!({"consent_id": consent_id}),
+            details: serde_json::json!({"consent_id": consent_id, "referrals": notified}),
         },
     )?;
     tx.commit()?;

@@ -11,11 +11,13 @@ pub mod error;
 /// Identifier validation lives in `clinshare-protocol` so the server runs the
 /// same check; re-exported under its old path.
 pub use clinshare_protocol::identifier as identifiers;
+pub mod inbox;
 pub mod keyvault;
 pub mod media;
 pub mod paths;
 pub mod patients;
 pub mod referrals;
+pub mod retention;
 pub mod session;
 pub mod settings;
 pub mod store;

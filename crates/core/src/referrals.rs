@@ -32,6 +32,9 @@ use crate::store::{Store, StoreError};
 /// How soon the recipient should look, as the composer offers it.
 pub use clinshare_protocol::referral::Urgency as ReferralUrgency;
 
+pub mod withdrawal;
+pub use withdrawal::WithdrawalNotice;
+
 /// Where a referral is in the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -119,6 +122,11 @@ pub struct Referral {
     pub created_at: String,
     pub updated_at: String,
     pub confirmed_at: Option<String>,
+    /// When the signed receipt arrived (this laptop's clock).
+    pub delivered_at: Option<String>,
+    /// Consent covering this referral was withdrawn after it left: the
+    /// notice to the server, and whether the server has confirmed it.
+    pub consent_withdrawal: Option<WithdrawalNotice>,
 }
 
 /// What the composer sends to make a draft.
@@ -339,7 +347,7 @@ fn save_draft(
 }
 
 const COLUMNS: &str = "id, patient_id, team_id, team_name, organisation, clinical_question, \
-    urgency, state, blocked_reasons, created_at, updated_at, confirmed_at";
+    urgency, state, blocked_reasons, created_at, updated_at, confirmed_at, delivered_at";
 
 fn from_row(conn: &rusqlite::Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Referral> {
     let id: String = r.get(0)?;
@@ -365,6 +373,8 @@ fn from_row(conn: &rusqlite::Connection, r: &rusqlite::Row<'_>) -> rusqlite::Res
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
         confirmed_at: r.get(11)?,
+        delivered_at: r.get(12)?,
+        consent_withdrawal: withdrawal::notice(conn, &id)?,
         media_ids,
         id,
     })
@@ -623,17 +633,18 @@ pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, Referra
 
 /// One photo as the manifest lists it, after the verifier passed it again.
 fn media_item(store: &Store, media_id: &str) -> Result<MediaItem, Block> {
-    let bytes: Option<Vec<u8>> = store
+    let row: Option<(Vec<u8>, String)> = store
         .conn()
         .query_row(
-            "SELECT bytes FROM media_content WHERE media_id = ?1",
+            "SELECT c.bytes, m.sha256 FROM media_content c JOIN media m ON m.id = c.media_id \
+             WHERE c.media_id = ?1",
             [media_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .ok()
         .flatten();
-    let Some(bytes) = bytes else {
+    let Some((bytes, recorded_sha256)) = row else {
         return Err(block(
             "referral.media_missing",
             "A photo of this referral is no longer in the store.",
@@ -671,8 +682,19 @@ fn media_item(store: &Store, media_id: &str) -> Result<MediaItem, Block> {
         }
     };
     use sha2::{Digest, Sha256};
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    // The hash recorded at import: bytes changed since, even into another
+    // valid picture, are not the photo the clinician chose.
+    if sha256 != recorded_sha256 {
+        return Err(block(
+            "referral.media_altered",
+            "A photo of this referral has changed in the store since it was imported and \
+             will not be sent.",
+            Some(media_id),
+        ));
+    }
     Ok(MediaItem {
-        sha256: hex::encode(Sha256::digest(&bytes)),
+        sha256,
         size: bytes.len() as u64,
         format,
     })
@@ -707,8 +729,14 @@ pub(crate) fn mark_delivered(
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
     transition(&tx, id, ReferralState::Delivered, None)?;
     tx.execute(
-        "UPDATE referrals SET server_referral_id = ?1, receipt_json = ?2 WHERE id = ?3",
-        rusqlite::params![server_referral_id, receipt_json, id],
+        "UPDATE referrals SET server_referral_id = ?1, receipt_json = ?2, delivered_at = ?3 \
+         WHERE id = ?4",
+        rusqlite::params![
+            server_referral_id,
+            receipt_json,
+            crate::clock::now_rfc3339(),
+            id
+        ],
     )?;
     let (patient_id, media): (i64, String) = tx.query_row(
         "SELECT r.patient_id, group_concat(m.media_id) FROM referrals r \
@@ -735,6 +763,51 @@ pub(crate) fn mark_delivered(
     Ok(())
 }
 
+/// A member of the recipient team acknowledged it, as the server reports
+/// (audited).
+pub(crate) fn mark_acknowledged(
+    store: &mut Store,
+    actor: &Actor,
+    id: &str,
+) -> Result<(), ReferralError> {
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    transition(&tx, id, ReferralState::Acknowledged, None)?;
+    let patient_id: i64 = tx.query_row(
+        "SELECT patient_id FROM referrals WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    audit::append(
+        &tx,
+        &NewEntry {
+            actor: actor.audit(),
+            action: AuditAction::Share,
+            patient_id: Some(patient_id),
+            media_id: None,
+            details: json!({"referral": id, "stage": "acknowledged"}),
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Delivered referrals with the server's id: the sync pass asks whether
+/// they were acknowledged.
+pub(crate) fn awaiting_acknowledgement(
+    store: &Store,
+) -> Result<Vec<(String, String)>, ReferralError> {
+    let mut stmt = store.conn().prepare(
+        "SELECT id, server_referral_id FROM referrals \
+         WHERE state = 'delivered' AND server_referral_id IS NOT NULL ORDER BY delivered_at",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// The sanitised bytes of each photo of a referral, in order.
 pub(crate) fn media_bytes(store: &Store, id: &str) -> Result<Vec<Vec<u8>>, ReferralError> {
     let mut stmt = store.conn().prepare(
@@ -745,6 +818,19 @@ pub(crate) fn media_bytes(store: &Store, id: &str) -> Result<Vec<Vec<u8>>, Refer
         .query_map([id], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?;
     Ok(rows)
+}
+
+/// Put referrals a killed pass left in `sending` back in the queue.
+pub(crate) fn requeue_interrupted(store: &mut Store) -> Result<usize, ReferralError> {
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = tx.execute(
+        "UPDATE referrals SET state = 'queued', updated_at = ?1 WHERE state = 'sending'",
+        [crate::clock::now_rfc3339()],
+    )?;
+    tx.commit()?;
+    Ok(n)
 }
 
 /// Run the gate over the outbox: a queued referral that fails is blocked

@@ -16,6 +16,13 @@ pub const DEFAULT_IDLE_LOCK_MINUTES: u32 = 5;
 /// laptop left open in a patient's home must not stay unlocked for long.
 pub const IDLE_LOCK_RANGE: std::ops::RangeInclusive<u32> = 1..=60;
 
+const RETENTION_SETTING: &str = "retention_days";
+/// Days a sent photo stays on the laptop after the server's signed receipt.
+pub const DEFAULT_RETENTION_DAYS: u32 = 7;
+/// 0 purges at the end of the pass that delivered it; a year at most, as
+/// the laptop is not the record.
+pub const RETENTION_RANGE: std::ops::RangeInclusive<u32> = 0..=365;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(
@@ -24,6 +31,12 @@ pub enum SettingsError {
         IDLE_LOCK_RANGE.end()
     )]
     IdleLockOutOfRange,
+    #[error(
+        "Sent photos can be kept between {} and {} days.",
+        RETENTION_RANGE.start(),
+        RETENTION_RANGE.end()
+    )]
+    RetentionOutOfRange,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,6 +51,7 @@ impl ErrorCode for SettingsError {
     fn code(&self) -> &'static str {
         match self {
             SettingsError::IdleLockOutOfRange => "settings.idle_lock_out_of_range",
+            SettingsError::RetentionOutOfRange => "settings.retention_out_of_range",
             SettingsError::Store(e) => e.code(),
         }
     }
@@ -45,7 +59,9 @@ impl ErrorCode for SettingsError {
     fn class(&self) -> ErrorClass {
         match self {
             SettingsError::Store(e) => e.class(),
-            SettingsError::IdleLockOutOfRange => ErrorClass::Refused,
+            SettingsError::IdleLockOutOfRange | SettingsError::RetentionOutOfRange => {
+                ErrorClass::Refused
+            }
         }
     }
 }
@@ -86,6 +102,26 @@ pub fn set_idle_lock_minutes(
         IDLE_LOCK_SETTING,
         &minutes.to_string(),
     )?)
+}
+
+/// Days a sent photo's bytes stay on the laptop after its receipt
+/// (kept apart from [`Settings`], whose shape the app's bindings fix).
+pub fn retention_days(store: &Store) -> Result<u32, StoreError> {
+    Ok(read(store, RETENTION_SETTING)?
+        .and_then(|v| v.parse().ok())
+        .filter(|d| RETENTION_RANGE.contains(d))
+        .unwrap_or(DEFAULT_RETENTION_DAYS))
+}
+
+pub fn set_retention_days(
+    store: &mut Store,
+    actor: &Actor,
+    days: u32,
+) -> Result<(), SettingsError> {
+    if !RETENTION_RANGE.contains(&days) {
+        return Err(SettingsError::RetentionOutOfRange);
+    }
+    Ok(write(store, actor, RETENTION_SETTING, &days.to_string())?)
 }
 
 pub(crate) fn read(store: &Store, key: &str) -> Result<Option<String>, StoreError> {
@@ -162,5 +198,31 @@ mod tests {
             )
             .expect("count");
         assert_eq!(audited, 1);
+    }
+
+    #[test]
+    fn retention_defaults_to_seven_days_allows_zero_and_each_change_is_audited() {
+        let (_dir, mut store) = open_store();
+        let nurse = actor(&store, "Nurse");
+        assert_eq!(retention_days(&store).expect("read"), 7);
+        let refused = set_retention_days(&mut store, &nurse, 366);
+        assert_eq!(
+            refused.err().map(|e| e.code()),
+            Some("settings.retention_out_of_range")
+        );
+        assert_eq!(retention_days(&store).expect("read"), 7, "nothing changed");
+        set_retention_days(&mut store, &nurse, 0).expect("zero");
+        assert_eq!(retention_days(&store).expect("read"), 0);
+        set_retention_days(&mut store, &nurse, 30).expect("thirty");
+        let audited: i64 = store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM audit_log WHERE action = 'settings_change' \
+                 AND details LIKE '%retention_days%'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(audited, 2);
     }
 }

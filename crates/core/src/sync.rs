@@ -7,10 +7,12 @@
 mod client;
 mod device;
 mod pin;
+mod progress;
 mod send;
 
 pub use client::Client;
-pub use send::{connect, enrol, refresh_directory, sync_pass, SyncReport};
+pub use progress::{quiet, Observer, ProgressState, SyncProgress};
+pub use send::{connect, enrol, refresh_directory, sync_on_own_connection, sync_pass, SyncReport};
 
 use crate::directory::DirectoryError;
 use crate::error::{ErrorClass, ErrorCode};
@@ -44,6 +46,13 @@ pub enum SyncError {
     Protocol(String),
     #[error("The server's receipt is not signed by the enrolled server; the referral is not marked delivered.")]
     BadReceipt,
+    #[error(
+        "A downloaded photo does not match what the sender sent (size or checksum). \
+         It was not kept; try again."
+    )]
+    DownloadMismatch,
+    #[error("A downloaded photo failed the metadata check and was not kept: {0}")]
+    DownloadRejected(String),
     #[error("This laptop is not enrolled with an approved server.")]
     NotEnrolled,
     #[error("This laptop's device key is missing from the keyring: enrol it again.")]
@@ -68,7 +77,7 @@ impl SyncError {
         matches!(self, SyncError::Offline(_) | SyncError::Server { .. })
     }
 
-    fn from_transport(e: reqwest::Error) -> Self {
+    pub(crate) fn from_transport(e: reqwest::Error) -> Self {
         // A pin mismatch surfaces as a rustls certificate error somewhere in
         // the source chain.
         // io::Error hides the error it wraps from `source()`: look inside.
@@ -110,6 +119,8 @@ impl ErrorCode for SyncError {
             SyncError::Protocol(_) => "sync.protocol",
             SyncError::BadReceipt => "sync.bad_receipt",
             SyncError::NotEnrolled => "sync.not_enrolled",
+            SyncError::DownloadMismatch => "sync.download_mismatch",
+            SyncError::DownloadRejected(_) => "sync.download_rejected",
             SyncError::DeviceKeyMissing => "sync.device_key_missing",
             SyncError::Directory(e) => e.code(),
             SyncError::Referral(e) => e.code(),
@@ -126,6 +137,7 @@ impl ErrorCode for SyncError {
             | SyncError::PinMismatch
             | SyncError::NotHttps
             | SyncError::BadReceipt
+            | SyncError::DownloadRejected(_)
             | SyncError::NotEnrolled => ErrorClass::Refused,
             _ => ErrorClass::Environment,
         }

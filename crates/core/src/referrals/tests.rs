@@ -478,3 +478,241 @@ fn the_gate_blocks_when_the_team_leaves_the_directory_or_a_photo_fails_verificat
     let outcome = gate(&w.store, &r.id, TODAY).expect("gate");
     assert_eq!(codes(&outcome), ["referral.media_failed_verification"]);
 }
+
+#[test]
+fn a_photo_changed_into_another_valid_picture_is_blocked_by_its_import_hash() {
+    let mut w = world();
+    care_consent(&mut w);
+    let r = draft(&mut w);
+    queue(&mut w.store, &w.nurse, &r.id).expect("queue");
+    // The second photo's sanitised bytes pass the verifier, but are not
+    // the first photo.
+    let other: Vec<u8> = w
+        .store
+        .conn()
+        .query_row(
+            "SELECT bytes FROM media_content WHERE media_id = ?1",
+            [&w.photos[1]],
+            |r| r.get(0),
+        )
+        .expect("bytes");
+    w.store
+        .conn()
+        .execute(
+            "UPDATE media_content SET bytes = ?1 WHERE media_id = ?2",
+            rusqlite::params![other, w.photos[0]],
+        )
+        .expect("tamper");
+    let outcome = gate(&w.store, &r.id, TODAY).expect("gate");
+    assert_eq!(codes(&outcome), ["referral.media_altered"]);
+    assert!(recheck_outbox(&mut w.store, TODAY)
+        .expect("recheck")
+        .is_empty());
+    assert_eq!(
+        get(&w.store, &r.id).expect("get").expect("some").state,
+        ReferralState::Blocked
+    );
+}
+
+/// Queue, send and deliver `r` as the sync pass would, with a stand-in receipt.
+fn deliver(w: &mut World, id: &str) {
+    queue(&mut w.store, &w.nurse, id).expect("queue");
+    assert_eq!(
+        recheck_outbox(&mut w.store, TODAY).expect("recheck").len(),
+        1
+    );
+    set_state(&mut w.store, id, ReferralState::Sending, None).expect("sending");
+    mark_delivered(&mut w.store, &w.nurse, id, "srv-1", "{\"receipt\":true}").expect("delivered");
+}
+
+#[test]
+fn withdrawing_consent_after_delivery_leaves_a_notice_in_the_same_transaction() {
+    let mut w = world();
+    let c = care_consent(&mut w);
+    let r = draft(&mut w);
+    deliver(&mut w, &r.id);
+    assert!(withdrawal::pending(&w.store).expect("pending").is_empty());
+
+    consent::withdraw(&mut w.store, &w.nurse, c, "Patient changed their mind").expect("withdraw");
+    let shown = get(&w.store, &r.id).expect("get").expect("some");
+    assert_eq!(
+        shown.state,
+        ReferralState::Delivered,
+        "the outbox state is kept"
+    );
+    let notice = shown.consent_withdrawal.expect("a notice");
+    assert!(notice.sent_at.is_none());
+    let pending = withdrawal::pending(&w.store).expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].server_referral_id, "srv-1");
+    let (withdrawn_entry,): (String,) = w
+        .store
+        .conn()
+        .query_row(
+            "SELECT details FROM audit_log WHERE action = 'consent_withdraw'",
+            [],
+            |row| Ok((row.get(0)?,)),
+        )
+        .expect("audited");
+    assert!(withdrawn_entry.contains(&r.id), "{withdrawn_entry}");
+
+    withdrawal::mark_sent(&mut w.store, &w.nurse, &pending[0]).expect("sent");
+    assert!(withdrawal::pending(&w.store).expect("pending").is_empty());
+    let shown = get(&w.store, &r.id).expect("get").expect("some");
+    assert!(shown.consent_withdrawal.expect("notice").sent_at.is_some());
+    assert!(crate::audit::verify(&w.store).expect("verify").is_intact());
+}
+
+#[test]
+fn a_consent_for_another_team_leaves_no_notice_on_the_referral() {
+    let mut w = world();
+    care_consent(&mut w);
+    let r = draft(&mut w);
+    deliver(&mut w, &r.id);
+    let other = consent::record(
+        &mut w.store,
+        &w.nurse,
+        NewConsent {
+            patient_id: w.patient,
+            level: ConsentLevel::Care,
+            given_by: GivenBy::Patient,
+            reason: None,
+            method: ConsentMethod::Verbal,
+            evidence_media_id: None,
+            signature_svg: None,
+            recipient_team: Some("Dermatology".into()),
+            expires_on: None,
+            media_ids: vec![],
+        },
+    )
+    .expect("consent")
+    .id;
+    consent::withdraw(&mut w.store, &w.nurse, other, "Not needed").expect("withdraw");
+    assert!(get(&w.store, &r.id)
+        .expect("get")
+        .expect("some")
+        .consent_withdrawal
+        .is_none());
+}
+
+#[test]
+fn retention_purges_bytes_and_thumbnail_after_the_period_and_keeps_record_and_receipt() {
+    let mut w = world();
+    care_consent(&mut w);
+    let r = draft(&mut w);
+    deliver(&mut w, &r.id);
+    let now = time::OffsetDateTime::now_utc();
+
+    // Default 7 days: nothing yet.
+    let report = crate::retention::purge_expired(&mut w.store, &w.nurse, now).expect("purge");
+    assert!(report.purged.is_empty());
+    let later = now + time::Duration::days(8);
+    let report = crate::retention::purge_expired(&mut w.store, &w.nurse, later).expect("purge");
+    assert_eq!(report.purged.len(), 2);
+    assert!(report.bytes_freed > 0);
+    for m in &w.photos {
+        let content: i64 = w
+            .store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM media_content WHERE media_id = ?1",
+                [m],
+                |row| row.get(0),
+            )
+            .expect("count");
+        assert_eq!(content, 0, "bytes and thumbnail gone");
+        let (purged, thumb): (Option<String>, bool) = w
+            .store
+            .conn()
+            .query_row(
+                "SELECT purged_at, has_thumbnail FROM media WHERE id = ?1",
+                [m],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .expect("record stays");
+        assert!(purged.is_some());
+        assert!(!thumb);
+    }
+    let receipt: Option<String> = w
+        .store
+        .conn()
+        .query_row(
+            "SELECT receipt_json FROM referrals WHERE id = ?1",
+            [&r.id],
+            |row| row.get(0),
+        )
+        .expect("receipt");
+    assert!(receipt.is_some(), "the receipt stays");
+    let audited: i64 = w
+        .store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'purge'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("count");
+    assert_eq!(audited, 2);
+    // Nothing left to purge; a second run changes nothing.
+    let again = crate::retention::purge_expired(&mut w.store, &w.nurse, later).expect("purge");
+    assert!(again.purged.is_empty());
+    assert!(crate::audit::verify(&w.store).expect("verify").is_intact());
+}
+
+#[test]
+fn retention_zero_purges_at_once_but_never_a_photo_still_waiting_in_another_referral() {
+    let mut w = world();
+    care_consent(&mut w);
+    crate::settings::set_retention_days(&mut w.store, &w.nurse, 0).expect("zero");
+    let sent = draft(&mut w);
+    deliver(&mut w, &sent.id);
+    // The first photo is also in a draft not yet sent.
+    let waiting = create_draft(
+        &mut w.store,
+        &w.nurse,
+        NewReferral {
+            patient_id: w.patient,
+            team_id: "tv".into(),
+            clinical_question: "And now?".into(),
+            urgency: Urgency::Routine,
+            media_ids: vec![w.photos[0].clone()],
+        },
+    )
+    .expect("draft");
+    let report = crate::retention::purge_expired(
+        &mut w.store,
+        &w.nurse,
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(1),
+    )
+    .expect("purge");
+    assert_eq!(report.purged, vec![w.photos[1].clone()]);
+    queue(&mut w.store, &w.nurse, &waiting.id).expect("queue");
+    assert!(matches!(
+        gate(&w.store, &waiting.id, TODAY).expect("gate"),
+        GateOutcome::Clear(_)
+    ));
+}
+
+#[test]
+fn the_sync_pass_can_run_as_a_background_task() {
+    fn assert_send<T: Send>(_: &T) {}
+    let w = world();
+    let dir = w.store.data_dir().to_owned();
+    let client = crate::sync::Client::new(
+        "https://127.0.0.1:9",
+        &"ab".repeat(32),
+        SigningKey::from_bytes(&[1u8; 32]),
+        Some("dev-1".into()),
+    )
+    .expect("client");
+    let vault = crate::test_support::MemoryVault::default();
+    let fut = crate::sync::sync_on_own_connection(
+        &dir,
+        &vault,
+        &client,
+        &w.nurse,
+        TODAY,
+        &crate::sync::quiet,
+    );
+    assert_send(&fut);
+}

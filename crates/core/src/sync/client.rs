@@ -10,7 +10,8 @@ use clinshare_protocol::auth::{
 };
 use clinshare_protocol::directory::SignedDirectory;
 use clinshare_protocol::enrolment::{EnrolRequest, EnrolResponse};
-use clinshare_protocol::referral::{ReferralManifest, ReferralStatus};
+use clinshare_protocol::inbox::{InboxItem, InboxReferral};
+use clinshare_protocol::referral::{ConsentWithdrawal, ReferralManifest, ReferralStatus};
 use clinshare_protocol::upload::ChunkResponse;
 use clinshare_protocol::{ErrorBody, PROTOCOL_VERSION};
 use ed25519_dalek::{Signer, SigningKey};
@@ -207,5 +208,74 @@ impl Client {
             .json()
             .await
             .map_err(|e| SyncError::Protocol(e.to_string()))
+    }
+
+    /// `POST /v1/referrals/{id}/consent-withdrawal`.
+    pub async fn withdraw_consent(
+        &self,
+        referral_id: &str,
+        reason: &str,
+    ) -> Result<ReferralStatus, SyncError> {
+        let body = ConsentWithdrawal {
+            reason: reason.to_owned(),
+        };
+        self.json(
+            Method::POST,
+            &format!("/v1/referrals/{referral_id}/consent-withdrawal"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /v1/inbox`: referrals delivered to this user's teams.
+    pub async fn inbox(&self) -> Result<Vec<InboxItem>, SyncError> {
+        self.json(Method::GET, "/v1/inbox", None::<&()>).await
+    }
+
+    /// `GET /v1/inbox/{id}`.
+    pub async fn inbox_open(&self, referral_id: &str) -> Result<InboxReferral, SyncError> {
+        self.json(
+            Method::GET,
+            &format!("/v1/inbox/{referral_id}"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /v1/inbox/{id}/media/{sha256}`: the file, at most `limit` bytes.
+    pub async fn inbox_media(
+        &self,
+        referral_id: &str,
+        sha256: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>, SyncError> {
+        let mut resp = self
+            .call(
+                Method::GET,
+                &format!("/v1/inbox/{referral_id}/media/{sha256}"),
+                Vec::new(),
+                "application/octet-stream",
+            )
+            .await?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(SyncError::from_transport)? {
+            if bytes.len() as u64 + chunk.len() as u64 > limit {
+                return Err(SyncError::Protocol(
+                    "the file is larger than the referral says".to_owned(),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// `POST /v1/inbox/{id}/ack`.
+    pub async fn inbox_ack(&self, referral_id: &str) -> Result<InboxItem, SyncError> {
+        self.json(
+            Method::POST,
+            &format!("/v1/inbox/{referral_id}/ack"),
+            None::<&()>,
+        )
+        .await
     }
 }

@@ -2,16 +2,18 @@
 
 use std::time::Duration;
 
-use clinshare_protocol::referral::ReferralManifest;
+use clinshare_protocol::referral::{ReferralManifest, ReferralState as ServerState};
 use clinshare_protocol::upload::UploadState;
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::progress::{Observer, ProgressState, Tracker};
 use super::{device, Client, SyncError};
 use crate::directory;
 use crate::enrolment::{self, Enrolment};
 use crate::keyvault::KeyVault;
-use crate::referrals::{self, Block, ReferralState};
+use crate::referrals::{self, withdrawal, Block, ReferralState};
+use crate::retention::{self, PurgeReport};
 use crate::session::Actor;
 use crate::store::Store;
 
@@ -101,20 +103,42 @@ pub struct SyncReport {
     pub failed: Vec<(String, String)>,
     /// Still queued (the server could not be reached); tried next time.
     pub waiting: Vec<String>,
+    /// Delivered referrals the recipient team has now acknowledged.
+    pub acknowledged: Vec<String>,
+    /// Consent withdrawals the server has now been told about.
+    pub withdrawals_sent: Vec<String>,
+    /// Withdrawal notices still to send, with why (tried next time).
+    pub withdrawals_pending: Vec<(String, String)>,
+    /// Sent photos whose bytes retention removed at the end of the pass.
+    pub purged: PurgeReport,
 }
 
+/// The fixed reason given to the server: the clinician's own words may
+/// name the patient, and the server only needs to know consent ended.
+const WITHDRAWAL_REASON: &str = "Consent withdrawn; recorded on the sending laptop.";
+
 /// Refresh the directory, run the gate over the outbox and send what is
-/// clear, each referral exactly once.
+/// clear, each referral exactly once; then tell the server of consent
+/// withdrawals, pick up acknowledgements, and purge sent photos whose
+/// retention period is over ([`retention::purge_expired`]).
+///
+/// `progress` hears about every referral as it goes. The pass holds
+/// `store` across network waits: the app gives it a connection of its own
+/// (see [`sync_on_own_connection`]).
 pub async fn sync_pass(
     store: &mut Store,
     client: &Client,
     actor: &Actor,
     today: time::Date,
+    progress: Observer<'_>,
 ) -> Result<SyncReport, SyncError> {
     refresh_directory(store, client).await?;
     let server_key = enrolment::get(store)?
         .ok_or(SyncError::NotEnrolled)?
         .server_signing_key;
+    // A pass that was killed left these half-sent: the idempotency key and
+    // the server's offsets make sending them again safe.
+    referrals::requeue_interrupted(store)?;
     let clear = referrals::recheck_outbox(store, today)?;
     let mut report = SyncReport::default();
     for r in referrals::list(store, None)? {
@@ -122,12 +146,50 @@ pub async fn sync_pass(
             report.blocked.push((r.id, r.blocked));
         }
     }
+    let total: u64 = clear
+        .iter()
+        .flat_map(|(_, m)| m.media.iter().map(|i| i.size))
+        .sum();
+    let mut tracker = Tracker::new(progress, total);
+    let mut offline = false;
     for (id, manifest) in clear {
+        let size: u64 = manifest.media.iter().map(|i| i.size).sum();
+        if offline {
+            // Once the server is unreachable, the rest wait for next time
+            // instead of each timing out in turn.
+            tracker.emit(&id, ProgressState::Waiting, 0, size, 0);
+            report.waiting.push(id);
+            continue;
+        }
+        tracker.emit(&id, ProgressState::Starting, 0, size, 0);
         referrals::set_state(store, &id, ReferralState::Sending, None)?;
-        match send_one(store, client, actor, &id, &manifest, &server_key).await {
-            Ok(()) => report.delivered.push(id),
+        let mut sent = 0;
+        match send_one(
+            store,
+            client,
+            actor,
+            &id,
+            &manifest,
+            &server_key,
+            &mut tracker,
+            &mut sent,
+        )
+        .await
+        {
+            Ok(()) => {
+                tracker.emit(
+                    &id,
+                    ProgressState::Delivered,
+                    size,
+                    size,
+                    size - sent.min(size),
+                );
+                report.delivered.push(id);
+            }
             Err(e) if e.is_retryable() => {
                 referrals::set_state(store, &id, ReferralState::Queued, None)?;
+                tracker.emit(&id, ProgressState::Waiting, sent, size, 0);
+                offline = matches!(e, SyncError::Offline(_));
                 report.waiting.push(id);
             }
             Err(e) => {
@@ -137,13 +199,101 @@ pub async fn sync_pass(
                     media_id: None,
                 };
                 referrals::set_state(store, &id, ReferralState::Failed, Some(&[reason]))?;
+                tracker.emit(&id, ProgressState::Failed, sent, size, 0);
                 report.failed.push((id, e.to_string()));
             }
         }
     }
+    if !offline {
+        send_withdrawals(store, client, actor, &mut report).await?;
+        check_acknowledgements(store, client, actor, &mut report).await?;
+    }
+    report.purged = retention::purge_expired(store, actor, time::OffsetDateTime::now_utc())?;
     Ok(report)
 }
 
+/// [`sync_pass`] on a store connection of its own, opened here and closed
+/// at the end, so the screen's connection is never held across network
+/// waits. The store is in WAL mode: the screen keeps reading and writing
+/// while this runs (each of the pass's writes is a short transaction).
+pub async fn sync_on_own_connection(
+    data_dir: &std::path::Path,
+    vault: &(dyn KeyVault + Sync),
+    client: &Client,
+    actor: &Actor,
+    today: time::Date,
+    progress: Observer<'_>,
+) -> Result<SyncReport, SyncError> {
+    let mut store = Store::open(data_dir, vault)?;
+    sync_pass(&mut store, client, actor, today, progress).await
+}
+
+/// Post pending consent-withdrawal notices (signed, retried), each
+/// audited once the server confirms.
+async fn send_withdrawals(
+    store: &mut Store,
+    client: &Client,
+    actor: &Actor,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    for notice in withdrawal::pending(store)? {
+        match retrying(|| client.withdraw_consent(&notice.server_referral_id, WITHDRAWAL_REASON))
+            .await
+        {
+            Ok(status) if status.consent_withdrawn => {
+                withdrawal::mark_sent(store, actor, &notice)?;
+                report.withdrawals_sent.push(notice.referral_id);
+            }
+            Ok(_) => {
+                withdrawal::record_failure(store, &notice.referral_id, "sync.protocol")?;
+                report.withdrawals_pending.push((
+                    notice.referral_id,
+                    "The server did not confirm the withdrawal.".to_owned(),
+                ));
+            }
+            Err(e) => {
+                withdrawal::record_failure(
+                    store,
+                    &notice.referral_id,
+                    crate::error::ErrorCode::code(&e),
+                )?;
+                let retry = e.is_retryable();
+                report
+                    .withdrawals_pending
+                    .push((notice.referral_id, e.to_string()));
+                if retry {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ask the server about delivered referrals; mark those the recipient
+/// team acknowledged.
+async fn check_acknowledgements(
+    store: &mut Store,
+    client: &Client,
+    actor: &Actor,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    for (id, server_id) in referrals::awaiting_acknowledgement(store)? {
+        match client.status(&server_id).await {
+            Ok(status) if status.state == ServerState::Acknowledged => {
+                referrals::mark_acknowledged(store, actor, &id)?;
+                report.acknowledged.push(id);
+            }
+            Ok(_) => {}
+            // Only a courtesy: trouble here waits for the next pass.
+            Err(e) if e.is_retryable() => break,
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn send_one(
     store: &mut Store,
     client: &Client,
@@ -151,9 +301,16 @@ async fn send_one(
     id: &str,
     manifest: &ReferralManifest,
     server_key: &str,
+    tracker: &mut Tracker<'_>,
+    sent: &mut u64,
 ) -> Result<(), SyncError> {
     let status = retrying(|| client.submit(manifest)).await?;
     let files = referrals::media_bytes(store, id)?;
+    let total: u64 = manifest.media.iter().map(|i| i.size).sum();
+    // What the server already holds counts as sent.
+    let held_bytes: u64 = status.media.iter().map(|m| m.offset.min(m.size)).sum();
+    *sent = held_bytes.min(total);
+    tracker.emit(id, ProgressState::Uploading, *sent, total, *sent);
     let mut receipt = status.receipt.clone();
     for (item, bytes) in manifest.media.iter().zip(&files) {
         let held = status.media.iter().find(|m| m.sha256 == item.sha256);
@@ -167,16 +324,20 @@ async fn send_one(
                 .min(bytes.len());
             let end = (start + CHUNK).min(bytes.len());
             let chunk = bytes[start..end].to_vec();
-            let sent = retrying(|| {
+            let sent_chunk = retrying(|| {
                 client.put_chunk(&status.referral_id, &item.sha256, offset, chunk.clone())
             })
             .await;
-            match sent {
+            let before = offset;
+            match sent_chunk {
                 Ok(answer) => {
                     offset = answer.upload.offset;
                     if answer.receipt.is_some() {
                         receipt = answer.receipt;
                     }
+                    let gained = offset.saturating_sub(before);
+                    *sent = (*sent + gained).min(total);
+                    tracker.emit(id, ProgressState::Uploading, *sent, total, gained);
                     if answer.upload.state == UploadState::Verified {
                         break;
                     }

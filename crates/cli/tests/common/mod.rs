@@ -1,0 +1,409 @@
+//! The harness shared by the tests that run the real `clinshare` and
+//! `clinshare-server` binaries over TLS on loopback: an approved server with
+//! two teams, laptops enrolled with it, distinct photos, and looks at what
+//! the server holds.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const PASS: &str = "correct horse battery staple";
+pub const NURSE: &str = "Nurse Jackie";
+pub const NURSE_SERVER_PASSWORD: &str = "server password for Nurse Jackie";
+pub const DOCTOR: &str = "Dr Ada Lovelace";
+pub const DOCTOR_SERVER_PASSWORD: &str = "server password for Dr Lovelace";
+pub const NHS: &str = "943 476 5919";
+pub const TEAM: &str = "Tissue Viability";
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+pub fn server_binary() -> Command {
+    let path = target_dir().join("debug/clinshare-server");
+    assert!(
+        path.exists(),
+        "{} missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    Command::new(path)
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn admin(data: &Path, args: &[&str]) -> String {
+    let out = server_binary()
+        .arg("--data-dir")
+        .arg(data)
+        .arg("admin")
+        .args(args)
+        .env("SRV_PW", NURSE_SERVER_PASSWORD)
+        .env("DOC_PW", DOCTOR_SERVER_PASSWORD)
+        .output()
+        .expect("clinshare-server admin");
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// A running `clinshare-server serve`; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub pin: String,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Start `serve` on `listen` (`127.0.0.1:0` for any free port) with the
+/// data directory's own certificate.
+pub fn serve_on(data: &Path, listen: &str) -> Server {
+    let mut child = server_binary()
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--json", "serve", "--listen", listen])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("json");
+    let addr = ready["listening"].as_str().expect("address").to_owned();
+    let pin = ready["spki_sha256_hex"].as_str().expect("pin").to_owned();
+    Server {
+        child,
+        url: format!("https://{addr}"),
+        pin,
+        addr,
+    }
+}
+
+pub fn serve(data: &Path) -> Server {
+    serve_on(data, "127.0.0.1:0")
+}
+
+/// District Nurses (the nurse's team) and Tissue Viability (takes
+/// referrals; the doctor's team).
+pub fn set_up_server(data: &Path) {
+    admin(
+        data,
+        &["team", "add", "District Nurses", "--org", "NHS Lanarkshire"],
+    );
+    admin(
+        data,
+        &[
+            "team",
+            "add",
+            TEAM,
+            "--org",
+            "NHS Lanarkshire",
+            "--accepts-referrals",
+        ],
+    );
+    admin(
+        data,
+        &[
+            "user",
+            "add",
+            NURSE,
+            "--team",
+            "District Nurses",
+            "--password-env",
+            "SRV_PW",
+        ],
+    );
+    admin(
+        data,
+        &[
+            "user",
+            "add",
+            DOCTOR,
+            "--team",
+            TEAM,
+            "--password-env",
+            "DOC_PW",
+        ],
+    );
+}
+
+/// One clinician's laptop: a data directory and who acts on it.
+pub struct Laptop {
+    pub data: PathBuf,
+    pub user: &'static str,
+    pub server_password: &'static str,
+}
+
+impl Laptop {
+    pub fn nurse(data: PathBuf) -> Self {
+        Laptop {
+            data,
+            user: NURSE,
+            server_password: NURSE_SERVER_PASSWORD,
+        }
+    }
+
+    pub fn doctor(data: PathBuf) -> Self {
+        Laptop {
+            data,
+            user: DOCTOR,
+            server_password: DOCTOR_SERVER_PASSWORD,
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clinshare"));
+        c.arg("--data-dir")
+            .arg(&self.data)
+            .args(["--user", self.user])
+            .args(args)
+            .env("CLINSHARE_PASSPHRASE", PASS)
+            .env("CLINSHARE_SERVER_PASSWORD", self.server_password)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run clinshare")
+    }
+
+    /// Run and require success; stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        ok(&self.run(args))
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).expect("json output")
+    }
+
+    /// `init`, then enrolment with a fresh code and a directory refresh.
+    pub fn init_and_enrol(&self, server_data: &Path, server: &Server) {
+        self.ok(&["init"]);
+        self.enrol(server_data, &server.url, &server.pin);
+    }
+
+    pub fn enrol(&self, server_data: &Path, url: &str, pin: &str) {
+        let code = admin(server_data, &["enrol-code"]);
+        self.ok(&[
+            "enrol",
+            "--server",
+            url,
+            "--code",
+            code.trim(),
+            "--pin",
+            pin,
+        ]);
+        self.ok(&["directory", "--refresh"]);
+    }
+
+    /// Jane Doe, and her consent to share with Tissue Viability for care.
+    pub fn add_patient_with_consent(&self) {
+        self.add_patient();
+        self.record_consent();
+    }
+
+    pub fn add_patient(&self) {
+        self.ok(&[
+            "patient",
+            "add",
+            "--nhs",
+            NHS,
+            "--family",
+            "Doe",
+            "--given",
+            "Jane",
+            "--dob",
+            "1972-04-15",
+        ]);
+    }
+
+    /// Records a care consent for Tissue Viability; its id.
+    pub fn record_consent(&self) -> i64 {
+        let v = self.json(&[
+            "consent",
+            "record",
+            "--patient",
+            NHS,
+            "--level",
+            "care",
+            "--given-by",
+            "patient",
+            "--method",
+            "verbal",
+            "--recipient",
+            TEAM,
+        ]);
+        v["consent"]["id"].as_i64().expect("consent id")
+    }
+
+    /// Import files for Jane Doe; the media ids with their SHA-256.
+    pub fn import(&self, paths: &[PathBuf]) -> Vec<(String, String)> {
+        let mut args = vec!["import", "--patient", NHS];
+        let owned: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        args.extend(owned.iter().map(String::as_str));
+        self.ok(&args);
+        self.media()
+    }
+
+    /// Every photo in the store, in import order, with its SHA-256.
+    pub fn media(&self) -> Vec<(String, String)> {
+        let store = self.store();
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT id, sha256 FROM media ORDER BY rowid")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows");
+        rows
+    }
+
+    /// Create and queue a referral of `media` to Tissue Viability; its id.
+    pub fn refer(&self, media: &[&str]) -> String {
+        let mut args = vec![
+            "referral",
+            "create",
+            "--patient",
+            NHS,
+            "--to",
+            TEAM,
+            "--question",
+            "Is this pressure ulcer improving?",
+            "--media",
+        ];
+        args.extend_from_slice(media);
+        let v = self.json(&args);
+        v["referral"]["id"]
+            .as_str()
+            .expect("referral id")
+            .to_owned()
+    }
+
+    pub fn referrals(&self) -> Vec<serde_json::Value> {
+        self.json(&["referral", "list"])["referrals"]
+            .as_array()
+            .expect("referrals")
+            .clone()
+    }
+
+    /// The store, opened in this process with the key from the keyring.
+    pub fn store(&self) -> clinshare_core::Store {
+        clinshare_core::Store::open(&self.data, &clinshare_core::OsKeyring::new()).expect("store")
+    }
+}
+
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../media/tests/fixtures")
+        .join(name)
+}
+
+/// `n` distinct small JPEGs in `dir`: one camera photo with one entry of
+/// its quantisation table changed per copy (valid, and a different hash,
+/// so none is skipped as a duplicate on import).
+pub fn distinct_jpegs(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let data = std::fs::read(fixture("dn_Sony_Cybershot_5.jpg")).expect("fixture");
+    // Walk the segments to the main image's first DQT (APP1 has its own).
+    let mut i = 2;
+    while data[i + 1] != 0xDB {
+        i += 2 + usize::from(u16::from_be_bytes([data[i + 2], data[i + 3]]));
+    }
+    let entry = i + 5 + 63;
+    std::fs::create_dir_all(dir).expect("dir");
+    (0..n)
+        .map(|k| {
+            let mut d = data.clone();
+            d[entry] = 1 + ((usize::from(d[entry]) + k) % 255) as u8;
+            let p = dir.join(format!("photo_{k:03}.jpg"));
+            std::fs::write(&p, d).expect("write");
+            p
+        })
+        .collect()
+}
+
+/// Every file under the server's blob folder (complete and partial).
+pub fn server_blob_files(server_data: &Path) -> Vec<PathBuf> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&server_data.join("blobs"), &mut out);
+    out
+}
+
+/// Referrals the server's database holds, by state.
+pub fn server_referrals(server_data: &Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open_with_flags(
+        server_data.join("server.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("server db");
+    let mut stmt = conn
+        .prepare("SELECT id, state FROM referrals ORDER BY id")
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows");
+    rows
+}
+
+/// Nothing of any referral reached this server: no file, no referral row.
+pub fn assert_server_holds_nothing(server_data: &Path) {
+    assert_eq!(server_blob_files(server_data), Vec::<PathBuf>::new());
+    assert_eq!(server_referrals(server_data), Vec::new());
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -1,0 +1,191 @@
+//! The recipient's side: referrals addressed to the signed-in clinician's
+//! teams. List them, open one, download its photos (each checked against
+//! the SHA-256 and size the sender's manifest gave, and by the media
+//! verifier, before it is kept), and acknowledge. Downloaded photos are
+//! cached only in the encrypted store (`inbox_media`), never as files; the
+//! cache of a referral whose consent was withdrawn is dropped as soon as
+//! the server says so.
+
+use clinshare_protocol::inbox::{InboxItem, InboxReferral};
+use clinshare_protocol::referral::{MediaFormat, MediaItem};
+use rusqlite::{OptionalExtension, TransactionBehavior};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, AuditAction, NewEntry};
+use crate::session::Actor;
+use crate::store::{Store, StoreError};
+use crate::sync::{Client, SyncError};
+
+fn audit_receive(
+    store: &mut Store,
+    actor: &Actor,
+    action: AuditAction,
+    details: serde_json::Value,
+) -> Result<(), StoreError> {
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    audit::append(
+        &tx,
+        &NewEntry {
+            actor: actor.audit(),
+            action,
+            patient_id: None,
+            media_id: None,
+            details,
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Remove the cached photos of a referral (consent withdrawn).
+fn forget(store: &Store, referral_id: &str) -> Result<usize, StoreError> {
+    Ok(store.conn().execute(
+        "DELETE FROM inbox_media WHERE referral_id = ?1",
+        [referral_id],
+    )?)
+}
+
+/// Referrals delivered to this clinician's teams, newest as the server
+/// orders them. Cached photos of withdrawn ones are removed.
+pub async fn list(store: &mut Store, client: &Client) -> Result<Vec<InboxItem>, SyncError> {
+    let items = client.inbox().await?;
+    for i in items.iter().filter(|i| i.consent_withdrawn) {
+        forget(store, &i.referral_id)?;
+    }
+    Ok(items)
+}
+
+/// One referral's details (audited as received).
+pub async fn open(
+    store: &mut Store,
+    client: &Client,
+    actor: &Actor,
+    referral_id: &str,
+) -> Result<InboxReferral, SyncError> {
+    let referral = client.inbox_open(referral_id).await?;
+    if referral.item.consent_withdrawn {
+        forget(store, referral_id)?;
+    }
+    audit_receive(
+        store,
+        actor,
+        AuditAction::Receive,
+        json!({"inbox_referral": referral_id, "stage": "opened"}),
+    )?;
+    Ok(referral)
+}
+
+/// A photo already downloaded, from the store.
+pub fn cached(
+    store: &Store,
+    referral_id: &str,
+    sha256: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(store
+        .conn()
+        .query_row(
+            "SELECT bytes FROM inbox_media WHERE referral_id = ?1 AND sha256 = ?2",
+            [referral_id, sha256],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn format_code(f: MediaFormat) -> &'static str {
+    match f {
+        MediaFormat::Jpeg => "jpeg",
+        MediaFormat::Png => "png",
+        MediaFormat::Webp => "webp",
+        MediaFormat::Heic => "heic",
+        MediaFormat::Heif => "heif",
+        MediaFormat::Avif => "avif",
+        MediaFormat::Mp4 => "mp4",
+        MediaFormat::Mov => "mov",
+    }
+}
+
+/// One photo of a referral: from the cache, or downloaded, checked and
+/// kept in the store (audited). A file that does not match the manifest
+/// is refused and not kept.
+pub async fn photo(
+    store: &mut Store,
+    client: &Client,
+    actor: &Actor,
+    referral_id: &str,
+    item: &MediaItem,
+) -> Result<Vec<u8>, SyncError> {
+    if let Some(bytes) = cached(store, referral_id, &item.sha256)? {
+        return Ok(bytes);
+    }
+    let bytes = match client
+        .inbox_media(referral_id, &item.sha256, item.size)
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => {
+            if matches!(&e, SyncError::Refused { status: 410, .. }) {
+                forget(store, referral_id)?;
+            }
+            return Err(e);
+        }
+    };
+    if bytes.len() as u64 != item.size || hex::encode(Sha256::digest(&bytes)) != item.sha256 {
+        return Err(SyncError::DownloadMismatch);
+    }
+    // The sender's laptop and the server verified it; check again here, as
+    // this copy is what the clinician will look at.
+    clinshare_media::sniff(&bytes)
+        .and_then(|f| clinshare_media::verify(&bytes, f))
+        .map_err(|e| SyncError::DownloadRejected(e.to_string()))?;
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "INSERT OR IGNORE INTO inbox_media (referral_id, sha256, format, bytes, fetched_at, fetched_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params![
+            referral_id,
+            item.sha256,
+            format_code(item.format),
+            bytes,
+            crate::clock::now_rfc3339(),
+            actor.id()
+        ],
+    )?;
+    audit::append(
+        &tx,
+        &NewEntry {
+            actor: actor.audit(),
+            action: AuditAction::Receive,
+            patient_id: None,
+            media_id: None,
+            details: json!({
+                "inbox_referral": referral_id,
+                "stage": "downloaded",
+                "sha256": item.sha256,
+            }),
+        },
+    )?;
+    tx.commit().map_err(StoreError::from)?;
+    Ok(bytes)
+}
+
+/// Acknowledge the referral for the team (audited here and on the server).
+pub async fn acknowledge(
+    store: &mut Store,
+    client: &Client,
+    actor: &Actor,
+    referral_id: &str,
+) -> Result<InboxItem, SyncError> {
+    let item = client.inbox_ack(referral_id).await?;
+    audit_receive(
+        store,
+        actor,
+        AuditAction::Acknowledge,
+        json!({"inbox_referral": referral_id}),
+    )?;
+    Ok(item)
+}
