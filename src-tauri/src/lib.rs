@@ -5,6 +5,7 @@
 
 pub mod ipc;
 mod media_protocol;
+mod online;
 mod session;
 mod state;
 mod sync_worker;
@@ -73,6 +74,7 @@ pub fn run() {
             ipc::audit::audit_verify,
             ipc::audit::settings_get,
             ipc::audit::settings_set_idle_lock,
+            ipc::audit::settings_set_retention,
             ipc::referrals::server_get,
             ipc::referrals::server_enrol,
             ipc::referrals::directory_get,
@@ -82,6 +84,9 @@ pub fn run() {
             ipc::referrals::referral_confirmation,
             ipc::referrals::referral_queue,
             ipc::referrals::sync_now,
+            ipc::inbox::inbox_list,
+            ipc::inbox::inbox_open,
+            ipc::inbox::inbox_ack,
         ])
         .run(tauri::generate_context!())
         .expect("the ClinShare window could not be started");

@@ -1,11 +1,12 @@
 //! The `media:` URI scheme: the only way pictures reach the webview.
 //!
-//! `media://localhost/thumb/<id>` and `media://localhost/full/<id>` stream
-//! from the encrypted store, so no picture is ever a file, and every response
+//! `media://localhost/thumb/<id>` and `media://localhost/full/<id>` (and
+//! `media://localhost/inbox/<referral>/<sha256>` for a received referral's
+//! photos) stream from the encrypted store, so no picture is ever a file, and every response
 //! says `no-store` so the webview keeps none in its disk cache. Nothing is
 //! served while signed out or locked, and viewing a full picture is audited.
 
-use clinshare_core::media;
+use clinshare_core::{inbox, media};
 use tauri::http::{header, Request, Response, StatusCode};
 use tauri::{AppHandle, Manager};
 
@@ -17,6 +18,8 @@ pub const SCHEME: &str = "media";
 enum Size {
     Thumbnail,
     Full,
+    /// A photo of a received referral: (referral id, SHA-256).
+    Inbox(String),
 }
 
 /// Answer one request (called off the main thread).
@@ -38,6 +41,10 @@ pub fn respond(app: &AppHandle, request: &Request<Vec<u8>>) -> Response<Vec<u8>>
             let bytes = media::bytes(store, actor, &id).map_err(ipc)?;
             Ok(bytes.zip(mime))
         }
+        // Downloaded and checked when the referral was opened (audited then).
+        Size::Inbox(referral) => Ok(inbox::cached_with_format(store, &referral, &id)
+            .map_err(ipc)?
+            .map(|(bytes, format)| (bytes, mime_of(&format)))),
     });
     match found {
         Ok(Some((bytes, mime))) => Response::builder()
@@ -53,14 +60,23 @@ pub fn respond(app: &AppHandle, request: &Request<Vec<u8>>) -> Response<Vec<u8>>
     }
 }
 
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn parse(path: &str) -> Option<(Size, String)> {
     let (size, id) = path.trim_start_matches('/').split_once('/')?;
+    if size == "inbox" {
+        let (referral, sha256) = id.split_once('/')?;
+        return (is_hex(referral, 32) && is_hex(sha256, 64))
+            .then(|| (Size::Inbox(referral.to_owned()), sha256.to_owned()));
+    }
     let size = match size {
         "thumb" => Size::Thumbnail,
         "full" => Size::Full,
         _ => return None,
     };
-    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| (size, id.to_owned()))
+    is_hex(id, 32).then(|| (size, id.to_owned()))
 }
 
 fn mime_of(format: &str) -> &'static str {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use clinshare_core::session::Actor;
-use clinshare_core::sync::{self, SyncReport};
+use clinshare_core::sync::{self, SyncProgress, SyncReport};
 use clinshare_core::{enrolment, patients, IpcError, Store};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
@@ -33,6 +33,8 @@ pub struct SyncStatus {
     pub last_report: Option<SyncReport>,
     /// Why the last pass could not run (offline, pin mismatch, ...).
     pub error: Option<IpcError>,
+    /// The referrals of the running (or last) pass, as far as they got.
+    pub progress: Vec<SyncProgress>,
 }
 
 #[derive(Default)]
@@ -117,8 +119,24 @@ fn pass(app: &AppHandle, runtime: &tokio::runtime::Runtime, status: &Mutex<SyncS
     if !matches!(enrolment::get(&store), Ok(Some(_))) {
         return;
     }
-    publish(app, status, |s| s.running = true);
-    let outcome = runtime.block_on(send(&mut store, &state, &actor, &password));
+    publish(app, status, |s| {
+        s.running = true;
+        s.progress.clear();
+    });
+    let observer = |p: SyncProgress| {
+        // Each chunk is an event; the screen redraws the bars from them.
+        publish(app, status, |s| {
+            match s
+                .progress
+                .iter_mut()
+                .find(|q| q.referral_id == p.referral_id)
+            {
+                Some(q) => *q = p,
+                None => s.progress.push(p),
+            }
+        })
+    };
+    let outcome = runtime.block_on(send(&mut store, &state, &actor, &password, &observer));
     publish(app, status, |s| {
         s.running = false;
         s.last_pass_at = Some(clinshare_core::clock::now_rfc3339());
@@ -137,11 +155,12 @@ async fn send(
     state: &AppState,
     actor: &Actor,
     password: &Zeroizing<String>,
+    observer: &(dyn Fn(SyncProgress) + Send + Sync),
 ) -> Result<SyncReport, IpcError> {
     let client = sync::connect(store, &state.vault, actor.name(), password)
         .await
         .map_err(|e| IpcError::from(&e))?;
-    sync::sync_pass(store, &client, actor, patients::today())
+    sync::sync_pass(store, &client, actor, patients::today(), observer)
         .await
         .map_err(|e| IpcError::from(&e))
 }

@@ -166,6 +166,8 @@ describe('axe-core (structural rules)', () => {
       created_at: '2026-11-29T09:00:00Z',
       updated_at: '2026-11-29T09:00:00Z',
       confirmed_at: null,
+      delivered_at: null,
+      consent_withdrawal: null,
     }
     show(OPEN, undefined, {
       ...SIGNED_IN,
@@ -186,8 +188,8 @@ describe('axe-core (structural rules)', () => {
         organisation: 'NHS Lanarkshire',
         media_ids: [photo.id],
       },
-      server_get: { enrolment: null, directory_version: null, directory_fetched_at: null, sync: { running: false, last_pass_at: null, last_report: null, error: null } },
-      settings_get: { idle_lock_minutes: 5, local_number_pattern: null },
+      server_get: { enrolment: null, directory_version: null, directory_fetched_at: null, sync: { running: false, last_pass_at: null, last_report: null, error: null, progress: [] } },
+      settings_get: { idle_lock_minutes: 5, local_number_pattern: null, retention_days: 7 },
     })
     const u = userEvent.setup()
     await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))

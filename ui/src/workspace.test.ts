@@ -338,6 +338,8 @@ describe('referral', () => {
     created_at: '2026-11-29T09:00:00Z',
     updated_at: '2026-11-29T09:00:00Z',
     confirmed_at: null,
+    delivered_at: null,
+    consent_withdrawal: null,
   }
 
   it('offers only directory teams, shows the refusal, then confirms the full sentence and queues', async () => {
@@ -452,6 +454,7 @@ describe('outbox and enrolment', () => {
           last_pass_at: '2026-11-29T09:30:00Z',
           last_report: null,
           error: { code: 'sync.offline', message: 'The server could not be reached (no connection).' },
+          progress: [],
         },
       }),
       referral_list: () => [
@@ -469,6 +472,8 @@ describe('outbox and enrolment', () => {
           created_at: '2026-11-29T09:00:00Z',
           updated_at: '2026-11-29T09:10:00Z',
           confirmed_at: '2026-11-29T09:05:00Z',
+          delivered_at: null,
+          consent_withdrawal: null,
         },
       ],
     })
@@ -483,8 +488,8 @@ describe('outbox and enrolment', () => {
 
   it('shows the pin in groups for comparison and the refusal when the server shows another key', async () => {
     const calls = shell({
-      settings_get: () => ({ idle_lock_minutes: 5, local_number_pattern: null }),
-      server_get: () => ({ enrolment: null, directory_version: null, directory_fetched_at: null, sync: { running: false, last_pass_at: null, last_report: null, error: null } }),
+      settings_get: () => ({ idle_lock_minutes: 5, local_number_pattern: null, retention_days: 7 }),
+      server_get: () => ({ enrolment: null, directory_version: null, directory_fetched_at: null, sync: { running: false, last_pass_at: null, last_report: null, error: null, progress: [] } }),
       server_enrol: () => {
         throw {
           code: 'sync.pin_mismatch',
@@ -506,5 +511,105 @@ describe('outbox and enrolment', () => {
     expect(enrol.request).toMatchObject({ server_url: 'https://clinshare.example.nhs.uk:8443', code: 'ABCD-EFGH', pin: 'AB'.repeat(32) })
     // Still not enrolled: the form stays for another try.
     expect(screen.getByRole('button', { name: 'Enrol this laptop' })).toBeTruthy()
+  })
+})
+
+describe('inbox', () => {
+  const entry = {
+    referral_id: 'b'.repeat(32),
+    recipient_team: 'team-tv',
+    recipient_team_name: 'Tissue Viability',
+    urgency: 'urgent',
+    state: 'delivered',
+    delivered_at: '2026-11-29T10:00:00Z',
+    acknowledged_at: null,
+    consent_withdrawn: false,
+  }
+  const detail = {
+    entry,
+    identifier_kind: 'nhs',
+    identifier: '943 476 5919',
+    clinical_question: 'Is it healing?',
+    sender_name: 'Nurse Jackie',
+    sender_team_name: 'District Nurses',
+    consent_level: 'care',
+    consent_given_by: 'patient',
+    consent_recorded_by: 'Nurse Jackie',
+    consent_recorded_at: '2026-11-29T09:00:00Z',
+    photos: [{ sha256: 'c'.repeat(64), format: 'jpeg', size: 40_000 }],
+  }
+
+  it('opens a referral with its photos from the store and acknowledges it', async () => {
+    const calls = shell({
+      inbox_list: () => [entry],
+      inbox_open: () => detail,
+      inbox_ack: () => ({ ...entry, state: 'acknowledged', acknowledged_at: '2026-11-29T10:05:00Z' }),
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('button', { name: 'Inbox' }))
+    await u.click(await screen.findByRole('button', { name: /^Open/ }))
+    expect((await screen.findByRole('heading', { level: 2, name: 'NHS 943 476 5919' })).id).toBe('inbox-referral-heading')
+    expect(screen.getByText(/Is it healing\?/)).toBeTruthy()
+    expect(screen.getByText(/From Nurse Jackie, District Nurses, to Tissue Viability/)).toBeTruthy()
+    const img = screen.getByRole('img', { name: /Photo, JPEG/ }) as HTMLImageElement
+    expect(img.getAttribute('src')).toBe(`media://localhost/inbox/${'b'.repeat(32)}/${'c'.repeat(64)}`)
+    await u.click(screen.getByRole('button', { name: 'Acknowledge' }))
+    expect((await screen.findByText(/^Acknowledged 29 Nov 2026/)).id).toBe('inbox-acknowledged')
+    expect(calls.filter((c) => c.cmd === 'inbox_ack')).toHaveLength(1)
+  })
+
+  it('says why the inbox cannot be fetched, and shows a withdrawn referral without photos', async () => {
+    let first = true
+    shell({
+      inbox_list: () => {
+        if (first) {
+          first = false
+          throw { code: 'sync.offline', message: 'The server could not be reached (no connection).' }
+        }
+        return [{ ...entry, consent_withdrawn: true }]
+      },
+      inbox_open: () => ({ ...detail, entry: { ...entry, consent_withdrawn: true }, photos: [] }),
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('button', { name: 'Inbox' }))
+    expect((await screen.findByRole('alert')).textContent).toContain('could not be reached')
+    await u.click(screen.getByRole('button', { name: 'Check for new referrals' }))
+    expect(await screen.findByText('Consent withdrawn')).toBeTruthy()
+    await u.click(screen.getByRole('button', { name: /^Open/ }))
+    expect((await screen.findByText(/Consent was withdrawn/)).id).toBe('inbox-withdrawn')
+    expect(screen.queryAllByRole('img')).toHaveLength(0)
+  })
+})
+
+describe('retention setting', () => {
+  it('refuses a value out of range with the reason and keeps the setting', async () => {
+    const calls = shell({
+      settings_get: () => ({ idle_lock_minutes: 5, local_number_pattern: null, retention_days: 7 }),
+      server_get: () => ({ enrolment: null, directory_version: null, directory_fetched_at: null, sync: { running: false, last_pass_at: null, last_report: null, error: null, progress: [] } }),
+      settings_set_retention: (a) => {
+        const days = (a.request as { days: number }).days
+        if (days > 365) throw { code: 'settings.retention_out_of_range', message: 'Keep sent photos for between 0 and 365 days.' }
+        return { idle_lock_minutes: 5, local_number_pattern: null, retention_days: days }
+      },
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('button', { name: 'Settings' }))
+    const field = await screen.findByLabelText(/Keep sent photos/)
+    await waitFor(() => expect((field as HTMLInputElement).value).toBe('7'))
+    await u.clear(field)
+    await u.type(field, '400')
+    await u.click(within(document.getElementById('retention-form')!).getByRole('button', { name: 'Save' }))
+    expect((await screen.findByText(/between 0 and 365/)).id).toBe('retention-days-error')
+    await u.clear(field)
+    await u.type(field, '0')
+    await u.click(within(document.getElementById('retention-form')!).getByRole('button', { name: 'Save' }))
+    expect((await screen.findByText(/removed from this laptop as soon as/)).id).toBe('retention-message')
+    expect(calls.filter((c) => c.cmd === 'settings_set_retention').map((c) => c.args)).toEqual([
+      { request: { days: 400 } },
+      { request: { days: 0 } },
+    ])
   })
 })

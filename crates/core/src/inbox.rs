@@ -94,6 +94,23 @@ pub fn cached(
         .optional()?)
 }
 
+/// A downloaded photo with its format code (`jpeg`, `png`, ...), for the
+/// screen to show.
+pub fn cached_with_format(
+    store: &Store,
+    referral_id: &str,
+    sha256: &str,
+) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    Ok(store
+        .conn()
+        .query_row(
+            "SELECT bytes, format FROM inbox_media WHERE referral_id = ?1 AND sha256 = ?2",
+            [referral_id, sha256],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
 fn format_code(f: MediaFormat) -> &'static str {
     match f {
         MediaFormat::Jpeg => "jpeg",

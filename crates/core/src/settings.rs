@@ -71,12 +71,15 @@ impl ErrorCode for SettingsError {
 pub struct Settings {
     pub idle_lock_minutes: u32,
     pub local_number_pattern: Option<String>,
+    /// Days a sent photo stays on the laptop after its signed receipt.
+    pub retention_days: u32,
 }
 
 pub fn get(store: &Store) -> Result<Settings, StoreError> {
     Ok(Settings {
         idle_lock_minutes: idle_lock_minutes(store)?,
         local_number_pattern: read(store, crate::patients::LOCAL_PATTERN_SETTING)?,
+        retention_days: retention_days(store)?,
     })
 }
 
@@ -104,8 +107,7 @@ pub fn set_idle_lock_minutes(
     )?)
 }
 
-/// Days a sent photo's bytes stay on the laptop after its receipt
-/// (kept apart from [`Settings`], whose shape the app's bindings fix).
+/// Days a sent photo's bytes stay on the laptop after its receipt.
 pub fn retention_days(store: &Store) -> Result<u32, StoreError> {
     Ok(read(store, RETENTION_SETTING)?
         .and_then(|v| v.parse().ok())

@@ -58,3 +58,20 @@ pub fn settings_set_idle_lock(
     }
     Ok(settings)
 }
+
+#[derive(Debug, Deserialize, TS)]
+pub struct RetentionRequest {
+    pub days: u32,
+}
+
+/// Change how long sent photos stay on the laptop (audited).
+#[tauri::command]
+pub fn settings_set_retention(
+    state: State<'_, AppState>,
+    request: RetentionRequest,
+) -> Result<Settings, IpcError> {
+    state.as_clinician(|store, actor| {
+        settings::set_retention_days(store, actor, request.days).map_err(ipc)?;
+        settings::get(store).map_err(ipc)
+    })
+}

@@ -12,8 +12,9 @@ use clinshare_core::settings::Settings;
 use clinshare_core::StoreStatus;
 use ts_rs::{Config, TypeVisitor, TS};
 
-use super::audit::{AuditRequest, IdleLockRequest};
+use super::audit::{AuditRequest, IdleLockRequest, RetentionRequest};
 use super::consent::{ConsentRequest, WithdrawRequest};
+use super::inbox::{InboxDetail, InboxEntry, InboxRef};
 use super::media::{
     AnnotateRequest, AssignRequest, GalleryItem, GalleryRequest, ImportRequest, PickRequest,
 };
@@ -222,6 +223,12 @@ fn commands(cfg: &Config) -> Vec<Command> {
         .arg::<IdleLockRequest>("request", cfg)
         .returns::<Settings>(cfg),
         Command::new(
+            "settings_set_retention",
+            "Change how long sent photos stay on the laptop (audited).",
+        )
+        .arg::<RetentionRequest>("request", cfg)
+        .returns::<Settings>(cfg),
+        Command::new(
             "server_get",
             "The enrolled server, the directory's age and the last sync.",
         )
@@ -267,6 +274,23 @@ fn commands(cfg: &Config) -> Vec<Command> {
             "Try the outbox now rather than at the next minute.",
         )
         .returns::<SyncStatus>(cfg),
+        Command::new(
+            "inbox_list",
+            "Referrals delivered to my teams (fetched from the approved server).",
+        )
+        .returns::<Vec<InboxEntry>>(cfg),
+        Command::new(
+            "inbox_open",
+            "Open a referral (audited) and bring its photos into the store.",
+        )
+        .arg::<InboxRef>("request", cfg)
+        .returns::<InboxDetail>(cfg),
+        Command::new(
+            "inbox_ack",
+            "Acknowledge a referral for the team (audited here and on the server).",
+        )
+        .arg::<InboxRef>("request", cfg)
+        .returns::<InboxEntry>(cfg),
     ]
 }
 
@@ -366,6 +390,7 @@ pub fn export(dir: &Path) -> Result<(), String> {
         AuditEntry,
         VerifyReport,
         IdleLockRequest,
+        RetentionRequest,
         Settings,
         ServerStatus,
         EnrolRequest,
@@ -376,6 +401,9 @@ pub fn export(dir: &Path) -> Result<(), String> {
         Referral,
         Confirmation,
         SyncStatus,
+        InboxEntry,
+        InboxDetail,
+        InboxRef,
     );
     std::fs::write(dir.join("commands.ts"), commands_ts(&cmds)).map_err(|e| e.to_string())
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 mod bindings;
 pub mod consent;
+pub mod inbox;
 pub mod media;
 pub mod patients;
 pub mod referrals;

@@ -27,6 +27,7 @@ pub const COMMANDS: &[&str] = &[
     "audit_verify",
     "settings_get",
     "settings_set_idle_lock",
+    "settings_set_retention",
     "server_get",
     "server_enrol",
     "directory_get",
@@ -36,4 +37,7 @@ pub const COMMANDS: &[&str] = &[
     "referral_confirmation",
     "referral_queue",
     "sync_now",
+    "inbox_list",
+    "inbox_open",
+    "inbox_ack",
 ];

@@ -94,37 +94,20 @@ pub fn server_get(state: State<'_, AppState>) -> Result<ServerStatus, IpcError> 
 /// is made and kept in the OS keyring. The directory follows at once.
 #[tauri::command]
 pub async fn server_enrol(app: AppHandle, request: EnrolRequest) -> Result<ServerStatus, IpcError> {
-    let state = app.state::<AppState>();
-    let actor = state.as_clinician(|_, actor| Ok(actor.clone()))?;
-    let worker = app.clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        let state = worker.state::<AppState>();
-        // Its own connection: the window's is not held across the network.
-        let mut store = Store::open(&state.data_dir, &state.vault).map_err(ipc)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| IpcError {
-                code: "sync.runtime".into(),
-                message: format!("The network could not be used ({e})."),
-            })?;
-        runtime
-            .block_on(sync::enrol(
-                &mut store,
-                &state.vault,
-                &actor,
-                &request.server_url,
-                &request.code,
-                &request.pin,
-                &request.device_name,
-            ))
-            .map_err(ipc)
+    crate::online::on_own_connection(&app, async move |store, state, actor| {
+        sync::enrol(
+            store,
+            &state.vault,
+            actor,
+            &request.server_url,
+            &request.code,
+            &request.pin,
+            &request.device_name,
+        )
+        .await
     })
-    .await
-    .map_err(|e| IpcError {
-        code: "sync.runtime".into(),
-        message: format!("Enrolment stopped unexpectedly ({e})."),
-    })??;
+    .await?;
+    let state = app.state::<AppState>();
     state.sync.wake();
     let sync = state.sync.status();
     state.as_clinician(|store, _| server_status(store, sync))

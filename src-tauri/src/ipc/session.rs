@@ -39,6 +39,8 @@ pub fn sign_in(
     let actor = session::sign_in(store, request.user.trim(), &request.passphrase)
         .map_err(|e| IpcError::from(&e))?;
     session.signed_in(store, actor, &request.passphrase);
+    // Whatever waited in the outbox while nobody was signed in goes now.
+    state.sync.wake();
     Ok(session.state(Some(store)))
 }
 

@@ -301,3 +301,37 @@ impl Drop for Session {
         let _ = self.driver.wait();
     }
 }
+
+/// Every file under `dir` containing a picture signature or `needle`.
+pub fn plaintext_in(dir: &Path, needles: &[&[u8]]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                for n in needles {
+                    if bytes.windows(n.len()).any(|w| w == *n) {
+                        found.push(format!(
+                            "{} contains {:?}",
+                            path.display(),
+                            String::from_utf8_lossy(n)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    found
+}

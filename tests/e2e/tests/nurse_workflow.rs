@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clinshare_e2e::Session;
+use clinshare_e2e::{plaintext_in, Session};
 
 const PASS: &str = "correct horse battery staple";
 /// Typed into the app; must never appear in any file as plain text.
@@ -49,40 +49,6 @@ fn choose_in_file_chooser(title: &str, path: &Path) {
         .status()
         .expect("xdotool");
     assert!(status.success());
-}
-
-/// Every file under `dir` containing a picture signature or `needle`.
-fn plaintext_in(dir: &Path, needles: &[&[u8]]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push(path);
-            } else if meta.is_file() {
-                let Ok(bytes) = std::fs::read(&path) else {
-                    continue;
-                };
-                for n in needles {
-                    if bytes.windows(n.len()).any(|w| w == *n) {
-                        found.push(format!(
-                            "{} contains {:?}",
-                            path.display(),
-                            String::from_utf8_lossy(n)
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    found
 }
 
 async fn count(s: &Session, css: &str) -> i64 {

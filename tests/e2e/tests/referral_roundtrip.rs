@@ -2,14 +2,18 @@
 //! on loopback TLS: the nurse enrols (after a wrong pin is refused), adds a
 //! patient, imports, records consent, composes the referral by dragging a
 //! gallery photo and dropping a desktop file onto it, confirms the
-//! sentence, and the outbox delivers it. Every step in the real window.
+//! sentence, and the outbox delivers it. The recipient, on a laptop of
+//! their own, enrols, opens it (photos byte-checked into their encrypted
+//! store, never a file) and acknowledges; the nurse then sees it
+//! acknowledged. Every step in the real window.
 
 use std::path::{Path, PathBuf};
 
 use clinshare_e2e::server::{add_user, admin, ApprovedServer};
-use clinshare_e2e::{Session, NEEDS_WINDOW};
+use clinshare_e2e::{plaintext_in, Session, NEEDS_WINDOW};
 
 const NURSE_PASS: &str = "correct horse battery staple";
+const RECIPIENT_PASS: &str = "tissue viability consultant passphrase";
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -39,6 +43,23 @@ async fn enrol(s: &Session, server: &ApprovedServer, pin: &str) {
     s.type_into("#enrol-code", &server.enrol_code()).await;
     s.type_into("#enrol-pin", pin).await;
     s.click("#enrol-submit").await;
+}
+
+/// Wait (up to a minute) until the patient page shows the first referral
+/// in `want`: the page reloads as the background outbox reports.
+async fn wait_for_referral_state(s: &Session, want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = state_of_first_referral(s).await;
+        if state == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not {want}; last state {state:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 async fn state_of_first_referral(s: &Session) -> String {
@@ -178,22 +199,67 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
     s.find("#referral-message").await;
 
     // The outbox sends it in the background: delivered, with a receipt.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let state = state_of_first_referral(&s).await;
-        if state == "delivered" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not delivered; last state {state:?}: {}",
-            s.text("#patient-referrals").await
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    wait_for_referral_state(&s, "delivered").await;
     assert_eq!(server.stored_photos().len(), 2, "both photos on the server");
     s.click("#nav-outbox").await;
+    s.find("#outbox-list [data-state=delivered]").await;
     s.assert_accessible("outbox").await;
     s.screenshot("referral-04-delivered").await;
+    s.finish().await;
+
+    // The recipient, on their own laptop.
+    add_user(
+        &server_data,
+        "Anna Smith",
+        "Tissue Viability",
+        RECIPIENT_PASS,
+    );
+    let recipient_data = dir.path().join("recipient");
+    let r = Session::start(&recipient_data).await;
+    set_up(&r, "Anna Smith", RECIPIENT_PASS).await;
+    enrol(&r, &server, &server.pin).await;
+    r.find("#enrolment").await;
+    r.click("#nav-inbox").await;
+    r.click("#inbox-list [data-state=delivered] button").await;
+    assert_eq!(r.text("#inbox-referral-heading").await, "NHS 943 476 5919");
+    assert!(r
+        .text("#inbox-question")
+        .await
+        .contains("Is this pressure ulcer improving?"));
+    let from = r.text("#inbox-referral").await;
+    // Teams are named from the signed directory, which lists only teams
+    // that take referrals: the sending team is not among them.
+    assert!(
+        from.contains("From Nurse Jackie, to Tissue Viability"),
+        "{from}"
+    );
+    r.wait_until(
+        "both photos shown from the recipient's store",
+        "const imgs = [...document.querySelectorAll('#inbox-referral img')];
+         return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0);",
+    )
+    .await;
+    r.assert_accessible("inbox referral").await;
+    r.screenshot("referral-05-inbox").await;
+    r.click("#inbox-ack").await;
+    assert!(r
+        .text("#inbox-acknowledged")
+        .await
+        .starts_with("Acknowledged"));
+    r.finish().await;
+    let found = plaintext_in(&recipient_data, &[b"\xFF\xD8\xFF", b"9434765919"]);
+    assert!(
+        found.is_empty(),
+        "plaintext on the recipient's disk: {found:#?}"
+    );
+
+    // The nurse signs in again: the next sync picks up the acknowledgement.
+    let s = Session::start(&nurse_data).await;
+    s.type_into("#sign-in-user", "Nurse Jackie").await;
+    s.type_into("#sign-in-passphrase", NURSE_PASS).await;
+    s.click("#sign-in-submit").await;
+    s.click("tbody a[href^='#patient-']").await;
+    wait_for_referral_state(&s, "acknowledged").await;
+    s.screenshot("referral-06-acknowledged").await;
     s.finish().await;
 }

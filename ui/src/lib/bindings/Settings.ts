@@ -3,4 +3,8 @@
 /**
  * The settings the app shows.
  */
-export type Settings = { idle_lock_minutes: number, local_number_pattern: string | null, };
+export type Settings = { idle_lock_minutes: number, local_number_pattern: string | null, 
+/**
+ * Days a sent photo stays on the laptop after its signed receipt.
+ */
+retention_days: number, };

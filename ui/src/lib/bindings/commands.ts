@@ -16,6 +16,9 @@ import type { GalleryRequest } from "./GalleryRequest";
 import type { IdleLockRequest } from "./IdleLockRequest";
 import type { ImportReport } from "./ImportReport";
 import type { ImportRequest } from "./ImportRequest";
+import type { InboxDetail } from "./InboxDetail";
+import type { InboxEntry } from "./InboxEntry";
+import type { InboxRef } from "./InboxRef";
 import type { NewPatientRequest } from "./NewPatientRequest";
 import type { OutboxRequest } from "./OutboxRequest";
 import type { Patient } from "./Patient";
@@ -26,6 +29,7 @@ import type { PickRequest } from "./PickRequest";
 import type { Progress } from "./Progress";
 import type { Referral } from "./Referral";
 import type { ReferralRef } from "./ReferralRef";
+import type { RetentionRequest } from "./RetentionRequest";
 import type { ServerStatus } from "./ServerStatus";
 import type { SessionState } from "./SessionState";
 import type { Settings } from "./Settings";
@@ -162,6 +166,11 @@ export function settingsSetIdleLock(request: IdleLockRequest): Promise<Settings>
   return invoke("settings_set_idle_lock", { request });
 }
 
+/** Change how long sent photos stay on the laptop (audited). */
+export function settingsSetRetention(request: RetentionRequest): Promise<Settings> {
+  return invoke("settings_set_retention", { request });
+}
+
 /** The enrolled server, the directory's age and the last sync. */
 export function serverGet(): Promise<ServerStatus> {
   return invoke("server_get");
@@ -205,4 +214,19 @@ export function referralQueue(request: ReferralRef): Promise<Referral> {
 /** Try the outbox now rather than at the next minute. */
 export function syncNow(): Promise<SyncStatus> {
   return invoke("sync_now");
+}
+
+/** Referrals delivered to my teams (fetched from the approved server). */
+export function inboxList(): Promise<Array<InboxEntry>> {
+  return invoke("inbox_list");
+}
+
+/** Open a referral (audited) and bring its photos into the store. */
+export function inboxOpen(request: InboxRef): Promise<InboxDetail> {
+  return invoke("inbox_open", { request });
+}
+
+/** Acknowledge a referral for the team (audited here and on the server). */
+export function inboxAck(request: InboxRef): Promise<InboxEntry> {
+  return invoke("inbox_ack", { request });
 }
