@@ -529,6 +529,8 @@ describe('inbox', () => {
     entry,
     identifier_kind: 'nhs',
     identifier: '943 476 5919',
+    patient_name: 'DOE, Jane',
+    date_of_birth: '1972-04-15',
     clinical_question: 'Is it healing?',
     sender_name: 'Nurse Jackie',
     sender_team_name: 'District Nurses',
@@ -549,7 +551,8 @@ describe('inbox', () => {
     const u = userEvent.setup()
     await u.click(await screen.findByRole('button', { name: 'Inbox' }))
     await u.click(await screen.findByRole('button', { name: /^Open/ }))
-    expect((await screen.findByRole('heading', { level: 2, name: 'NHS 943 476 5919' })).id).toBe('inbox-referral-heading')
+    expect((await screen.findByRole('heading', { level: 2, name: 'DOE, Jane, NHS 943 476 5919' })).id).toBe('inbox-referral-heading')
+    expect(screen.getByText('Born 15/04/1972')).toBeTruthy()
     expect(screen.getByText(/Is it healing\?/)).toBeTruthy()
     expect(screen.getByText(/From Nurse Jackie, District Nurses, to Tissue Viability/)).toBeTruthy()
     const img = screen.getByRole('img', { name: /Photo, JPEG/ }) as HTMLImageElement

@@ -611,6 +611,9 @@ pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, Referra
         patient: PatientRef {
             kind: patient.identifier.kind(),
             value: patient.identifier.value().to_owned(),
+            family_name: Some(patient.family_name.clone()),
+            given_name: Some(patient.given_name.clone()),
+            date_of_birth: Some(patient.date_of_birth.to_string()),
         },
         recipient_team: team.team_id.clone(),
         consent: ConsentSummary {
@@ -693,10 +696,20 @@ fn media_item(store: &Store, media_id: &str) -> Result<MediaItem, Block> {
             Some(media_id),
         ));
     }
+    let (body_site, captured_at): (Option<String>, Option<String>) = store
+        .conn()
+        .query_row(
+            "SELECT body_site, captured_at FROM media WHERE id = ?1",
+            [media_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or((None, None));
     Ok(MediaItem {
         sha256,
         size: bytes.len() as u64,
         format,
+        body_site,
+        captured_at,
     })
 }
 

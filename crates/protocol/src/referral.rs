@@ -33,6 +33,16 @@ pub struct PatientRef {
     pub kind: IdentifierKind,
     /// Canonical value (ten digits for the national schemes).
     pub value: String,
+    /// Name and date of birth, for the recipient to match the patient and
+    /// for filing into the record (PACS). Optional on the wire so older
+    /// clients' manifests (and their hashes) are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +86,13 @@ pub struct MediaItem {
     pub sha256: String,
     pub size: u64,
     pub format: MediaFormat,
+    /// The app's body site code (`left_heel`, ...), when the nurse set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_site: Option<String>,
+    /// When the photo was taken, as the camera's wall clock recorded it
+    /// (`YYYY-MM-DDTHH:MM:SS`); the camera's own metadata is not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

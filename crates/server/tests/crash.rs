@@ -192,6 +192,10 @@ async fn a_server_killed_mid_upload_resumes_and_stores_the_exact_file() {
         "9434765918",
         PLANTED_NAME,
         "Plantedname",
+        // The manifests' patient name and date of birth (tests/common).
+        "Doe^Jane",
+        "\"Jane\"",
+        "1972-04-15",
     ] {
         assert!(!all_logs.contains(planted), "log contains {planted}");
     }

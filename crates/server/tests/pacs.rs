@@ -235,6 +235,13 @@ async fn delivered_photos_are_filed_once_into_orthanc_and_deleted_on_withdrawal(
         let value = tags[*tag]["Value"].as_str().unwrap_or("");
         assert!(value.trim().is_empty(), "{name} ({tag}) is set: {value}");
     }
+    // The patient as the app sent them, the body site coded, the capture
+    // time as the camera's clock showed it.
+    assert_eq!(tags["0010,0010"]["Value"], "Doe^Jane");
+    assert_eq!(tags["0010,0030"]["Value"], "19720415");
+    assert_eq!(tags["0018,0015"]["Value"], "HEEL");
+    assert_eq!(tags["0008,0023"]["Value"], "20261120");
+    assert_eq!(tags["0008,0033"]["Value"], "101500");
     assert_eq!(tags["0008,0060"]["Value"], "XC");
     assert_eq!(tags["0008,0016"]["Value"], "1.2.840.10008.5.1.4.1.1.77.1.4");
     assert_eq!(tags["0010,0021"]["Value"], "NHS");

@@ -46,6 +46,9 @@ pub struct InboxDetail {
     /// `nhs`, `chi`, `hc` or `local`, and the identifier as printed.
     pub identifier_kind: String,
     pub identifier: String,
+    /// `DOE, Jane` and `YYYY-MM-DD`, when the sender's app sent them.
+    pub patient_name: Option<String>,
+    pub date_of_birth: Option<String>,
     pub clinical_question: String,
     pub sender_name: String,
     /// The sender's team's name from the signed directory, when it lists it.
@@ -120,6 +123,11 @@ fn detail(r: InboxReferral, names: &HashMap<String, String>) -> InboxDetail {
             .collect(),
         identifier_kind: kind,
         identifier,
+        patient_name: r.patient.family_name.as_ref().map(|f| {
+            let given = r.patient.given_name.as_deref().unwrap_or("");
+            format!("{}, {given}", f.to_uppercase())
+        }),
+        date_of_birth: r.patient.date_of_birth.clone(),
         clinical_question: r.clinical_question,
         sender_name: r.sender_name,
         sender_team_name: r.sender_team.and_then(|t| names.get(&t).cloned()),

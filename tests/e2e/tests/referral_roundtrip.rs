@@ -221,7 +221,11 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
     r.find("#enrolment").await;
     r.click("#nav-inbox").await;
     r.click("#inbox-list [data-state=delivered] button").await;
-    assert_eq!(r.text("#inbox-referral-heading").await, "NHS 943 476 5919");
+    assert_eq!(
+        r.text("#inbox-referral-heading").await,
+        "DOE, Jane, NHS 943 476 5919"
+    );
+    assert_eq!(r.text("#inbox-dob").await, "Born 15/04/1972");
     assert!(r
         .text("#inbox-question")
         .await

@@ -215,16 +215,16 @@ pub fn encode(study: &StudyFacts<'_>, photo: &PhotoFacts<'_>) -> Result<Vec<u8>,
             put(el(tags::IMAGE_LATERALITY, VR::CS, l));
         }
     }
-    // Type 2C in General Series (paired body parts): the side, or empty.
-    put(el(
-        tags::LATERALITY,
-        VR::CS,
-        photo
-            .body_site
-            .and_then(body_site::coded)
-            .and_then(|c| c.laterality)
-            .unwrap_or(""),
-    ));
+    // Type 2C in General Series: for a paired part whose side is not given
+    // as Image Laterality. Written empty when the site (so the side) is
+    // unknown; absent when Image Laterality carries it.
+    let side_known = photo
+        .body_site
+        .and_then(body_site::coded)
+        .is_some_and(|c| c.laterality.is_some());
+    if !side_known {
+        put(el(tags::LATERALITY, VR::CS, ""));
+    }
     put(el(
         tags::PATIENT_NAME,
         VR::PN,
@@ -363,6 +363,9 @@ mod tests {
             patient: PatientRef {
                 kind: IdentifierKind::Nhs,
                 value: "9434765919".into(),
+                family_name: None,
+                given_name: None,
+                date_of_birth: None,
             },
             recipient_team: "t".into(),
             consent: ConsentSummary {

@@ -211,11 +211,22 @@ impl Forwarder {
             .await?
             .map(|t| t.name)
             .unwrap_or_default();
+        let patient = &r.manifest.patient;
+        // DICOM person names are FAMILY^Given; dates YYYYMMDD.
+        let patient_name = patient
+            .family_name
+            .as_ref()
+            .map(|f| format!("{f}^{}", patient.given_name.as_deref().unwrap_or("")));
+        let birth_date = patient
+            .date_of_birth
+            .as_ref()
+            .map(|d| d.replace('-', ""))
+            .filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()));
         let facts = StudyFacts {
             referral_id: &r.id,
             manifest: &r.manifest,
-            patient_name: None,
-            birth_date: None,
+            patient_name: patient_name.as_deref(),
+            birth_date: birth_date.as_deref(),
             sender_name: &sender,
             team_name: &team,
             delivered_at: r.delivered_at.unwrap_or(r.created_at),
@@ -235,8 +246,8 @@ impl Forwarder {
                     sha256: &m.sha256,
                     jpeg: &jpeg,
                     instance_number: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                    body_site: None,
-                    captured_at: None,
+                    body_site: m.body_site.as_deref(),
+                    captured_at: m.captured_at.as_deref().and_then(wall_clock_seconds),
                 },
             )
             .map_err(|_| JobError::Permanent("pacs.unsupported_jpeg"))?;
@@ -271,4 +282,34 @@ pub fn spawn(state: AppState) -> Result<Option<tokio::task::JoinHandle<()>>, Sto
     };
     let forwarder = Forwarder::new(state, config)?;
     Ok(Some(tokio::spawn(forwarder.run())))
+}
+
+/// A camera's wall-clock time (`YYYY-MM-DDTHH:MM:SS`, no zone) as the
+/// seconds the encoder formats back into DICOM's zone-less date and time:
+/// read as UTC so the digits come out as the camera recorded them.
+fn wall_clock_seconds(text: &str) -> Option<i64> {
+    let format = time::format_description::parse_borrowed::<2>(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]",
+    )
+    .ok()?;
+    let head = text.get(..19)?;
+    time::PrimitiveDateTime::parse(head, &format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+#[cfg(test)]
+mod wall_clock_tests {
+    use super::wall_clock_seconds;
+
+    #[test]
+    fn camera_times_keep_their_digits_and_junk_is_ignored() {
+        assert_eq!(wall_clock_seconds("1970-01-01T00:01:05"), Some(65));
+        assert_eq!(
+            wall_clock_seconds("2026-11-20T10:15:00.123+01:00"),
+            wall_clock_seconds("2026-11-20T10:15:00")
+        );
+        assert_eq!(wall_clock_seconds("20 Nov 2026"), None);
+        assert_eq!(wall_clock_seconds(""), None);
+    }
 }

@@ -211,6 +211,9 @@ fn placeholder_manifest() -> ReferralManifest {
         patient: PatientRef {
             kind: IdentifierKind::Nhs,
             value: String::new(),
+            family_name: None,
+            given_name: None,
+            date_of_birth: None,
         },
         recipient_team: String::new(),
         consent: ConsentSummary {

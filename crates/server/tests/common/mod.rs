@@ -328,6 +328,9 @@ pub fn manifest(team: &str, key: &str, files: &[&[u8]]) -> ReferralManifest {
         patient: PatientRef {
             kind: IdentifierKind::Nhs,
             value: NHS_NUMBER.to_owned(),
+            family_name: Some("Doe".to_owned()),
+            given_name: Some("Jane".to_owned()),
+            date_of_birth: Some("1972-04-15".to_owned()),
         },
         recipient_team: team.to_owned(),
         consent: ConsentSummary {
@@ -346,6 +349,8 @@ pub fn manifest(team: &str, key: &str, files: &[&[u8]]) -> ReferralManifest {
                 sha256: sha256_hex(f),
                 size: f.len() as u64,
                 format: MediaFormat::Jpeg,
+                body_site: Some("left_heel".to_owned()),
+                captured_at: Some("2026-11-20T10:15:00".to_owned()),
             })
             .collect(),
     }

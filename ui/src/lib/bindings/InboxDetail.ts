@@ -9,7 +9,11 @@ export type InboxDetail = { entry: InboxEntry,
 /**
  * `nhs`, `chi`, `hc` or `local`, and the identifier as printed.
  */
-identifier_kind: string, identifier: string, clinical_question: string, sender_name: string, 
+identifier_kind: string, identifier: string, 
+/**
+ * `DOE, Jane` and `YYYY-MM-DD`, when the sender's app sent them.
+ */
+patient_name: string | null, date_of_birth: string | null, clinical_question: string, sender_name: string, 
 /**
  * The sender's team's name from the signed directory, when it lists it.
  */
