@@ -38,7 +38,7 @@ pub enum DicomError {
 pub struct StudyFacts<'a> {
     pub referral_id: &'a str,
     pub manifest: &'a ReferralManifest,
-    /// Only if the manifest carries it (it does not yet: see ARCHITECTURE).
+    /// `FAMILY^Given`, when the manifest carries the name.
     pub patient_name: Option<&'a str>,
     /// `YYYYMMDD`, same condition.
     pub birth_date: Option<&'a str>,
