@@ -68,6 +68,7 @@ pub fn run() {
             ipc::media::import_files,
             ipc::media::import_cancel,
             ipc::media::pick_files,
+            ipc::media::media_smaller_copy,
             ipc::consent::consent_record,
             ipc::consent::consent_withdraw,
             ipc::audit::audit_recent,

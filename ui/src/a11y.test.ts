@@ -177,7 +177,7 @@ describe('axe-core (structural rules)', () => {
       directory_get: {
         version: 1,
         fetched_at: '2026-11-29T08:00:00Z',
-        recipients: [{ team_id: 'tv', name: 'Tissue Viability', organisation: 'NHS Lanarkshire', clinicians: [] }],
+        recipients: [{ team_id: 'tv', name: 'Tissue Viability', organisation: 'NHS Lanarkshire', clinicians: [], max_file_bytes: null }],
       },
       referral_save_draft: { ...referral, state: 'draft', blocked: [] },
       referral_confirmation: {

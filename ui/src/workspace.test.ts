@@ -320,8 +320,8 @@ describe('referral', () => {
     version: 4,
     fetched_at: '2026-11-29T08:00:00Z',
     recipients: [
-      { team_id: 'tv', name: 'Tissue Viability', organisation: 'NHS Lanarkshire', clinicians: ['Anna Smith'] },
-      { team_id: 'derm', name: 'Dermatology', organisation: 'NHS Lothian', clinicians: [] },
+      { team_id: 'tv', name: 'Tissue Viability', organisation: 'NHS Lanarkshire', clinicians: ['Anna Smith'], max_file_bytes: null },
+      { team_id: 'derm', name: 'Dermatology', organisation: 'NHS Lothian', clinicians: [], max_file_bytes: null },
     ],
   }
   const draft = {
@@ -409,6 +409,48 @@ describe('referral', () => {
     await waitFor(() => expect(document.getElementById('referral-message')?.textContent).toContain('Queued'))
     expect(screen.queryByRole('dialog')).toBeNull()
     expect(calls.filter((c) => c.cmd === 'referral_queue')).toHaveLength(1)
+  })
+
+  it('offers a smaller copy of a photo above the team limit and attaches the copy instead', async () => {
+    const copy = { ...photo, id: 'd'.repeat(32), size: 900_000 }
+    let photos = [photo]
+    const calls = shell({
+      patient_get: () => record,
+      media_list: () => photos,
+      directory_get: () => ({
+        ...directory,
+        recipients: [{ ...directory.recipients[0], max_file_bytes: 1_000_000 }],
+      }),
+      media_smaller_copy: () => {
+        photos = [copy, photo]
+        return copy.id
+      },
+      referral_save_draft: (a) => ({ ...draft, media_ids: (a.request as { media_ids: string[] }).media_ids }),
+      referral_confirmation: () => ({
+        question: 'Send 1 photo of Jane DOE (943 476 5919) to Tissue Viability, NHS Lanarkshire?',
+        patient_name: 'Jane DOE',
+        identifier_display: '943 476 5919',
+        team_name: 'Tissue Viability',
+        organisation: 'NHS Lanarkshire',
+        media_ids: [copy.id],
+      }),
+    })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    await u.click(await screen.findByRole('button', { name: 'Refer these photos' }))
+    await u.type(await screen.findByLabelText('Recipient'), 'tissue')
+    await u.click(screen.getByRole('button', { name: /Tissue Viability, NHS Lanarkshire/ }))
+    expect(screen.getByText(/takes photos up to 977 KB/)).toBeTruthy()
+    await u.click(screen.getAllByLabelText(/^Select/)[0])
+    await u.click(screen.getByRole('button', { name: 'Attach the 1 selected photo' }))
+    expect(screen.getByText(/Larger than Tissue Viability takes/)).toBeTruthy()
+    await u.click(screen.getByRole('button', { name: 'Use a smaller copy of this photo' }))
+    await waitFor(() => expect(document.querySelector('[data-too-large]')).toBeNull())
+    expect(document.querySelector('[data-attached-id]')?.getAttribute('data-attached-id')).toBe(copy.id)
+    expect(calls.find((c) => c.cmd === 'media_smaller_copy')?.args).toEqual({
+      request: { media_id: photo.id, max_bytes: 1_000_000 },
+    })
   })
 
   it('reopens a kept draft and explains when no directory has been fetched', async () => {

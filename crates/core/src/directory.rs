@@ -70,6 +70,9 @@ pub struct Recipient {
     pub name: String,
     pub organisation: String,
     pub clinicians: Vec<String>,
+    /// The largest file the team takes, if it sets a limit.
+    #[ts(type = "number | null")]
+    pub max_file_bytes: Option<u64>,
 }
 
 /// The cached directory, verified.
@@ -101,6 +104,7 @@ impl Cached {
                 name: t.name.clone(),
                 organisation: t.organisation.clone(),
                 clinicians: t.clinicians.iter().map(|c| c.name.clone()).collect(),
+                max_file_bytes: t.max_file_bytes,
             })
             .collect();
         out.sort_by_key(|r| r.name.to_lowercase());

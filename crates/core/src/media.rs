@@ -391,11 +391,13 @@ pub fn bytes(store: &mut Store, actor: &Actor, id: &str) -> Result<Option<Vec<u8
 
 mod annotate;
 mod batch;
+mod smaller_copy;
 
 pub use annotate::{annotate, assign, AnnotateError, BodySite, MediaNotes};
 pub use batch::{
     import_paths, import_paths_with, FileOutcome, ImportControl, ImportReport, Outcome, Progress,
 };
+pub use smaller_copy::{smaller_copy, SmallerCopyError};
 
 #[cfg(test)]
 mod tests;

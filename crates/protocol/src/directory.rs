@@ -21,6 +21,10 @@ pub struct DirectoryTeam {
     pub name: String,
     pub organisation: String,
     pub accepts_referrals: bool,
+    /// The largest file the team takes, in bytes, if it sets a limit: the
+    /// app offers a smaller copy of a photo above it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_bytes: Option<u64>,
     pub clinicians: Vec<DirectoryClinician>,
 }
 

@@ -122,12 +122,14 @@ pub async fn team_add(
     name: &str,
     organisation: &str,
     accepts_referrals: bool,
+    max_file_bytes: Option<u64>,
 ) -> Result<Team, AdminError> {
     let team = Team {
         id: new_id().map_err(|e| AdminError::Store(e.to_string()))?,
         name: clean_name(name)?,
         organisation: clean_name(organisation)?,
         accepts_referrals,
+        max_file_bytes: max_file_bytes.and_then(|b| i64::try_from(b).ok()),
     };
     match store.create_team(team.clone()).await {
         Err(StoreError::Duplicate) => return Err(AdminError::TeamExists(team.name)),

@@ -31,6 +31,7 @@ pub async fn get_directory(
                 name: team.name,
                 organisation: team.organisation,
                 accepts_referrals: team.accepts_referrals,
+                max_file_bytes: team.max_file_bytes.and_then(|b| u64::try_from(b).ok()),
                 clinicians: members
                     .into_iter()
                     .map(|(user_id, name)| DirectoryClinician { user_id, name })

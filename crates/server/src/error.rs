@@ -44,6 +44,10 @@ pub enum ApiError {
     UnknownTeam,
     #[error("The recipient team does not accept referrals.")]
     TeamNotAccepting,
+    #[error(
+        "A photo is larger than the recipient team accepts ({limit} bytes): send a smaller copy."
+    )]
+    FileTooLargeForTeam { limit: u64 },
     #[error("The patient identifier is not valid.")]
     Identifier(#[from] IdentifierError),
     #[error("The recorded consent does not cover sharing with this team for care.")]
@@ -87,6 +91,7 @@ impl ErrorCode for ApiError {
             ApiError::ProtocolVersion => "request.protocol_version",
             ApiError::UnknownTeam => "intake.unknown_team",
             ApiError::TeamNotAccepting => "intake.team_not_accepting",
+            ApiError::FileTooLargeForTeam { .. } => "intake.file_too_large_for_team",
             ApiError::Identifier(e) => e.code(),
             ApiError::ConsentInsufficient => "intake.consent_insufficient",
             ApiError::ConsentWithdrawn => "intake.consent_withdrawn",
@@ -130,6 +135,7 @@ impl ApiError {
             ApiError::UploadTooLong => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnknownTeam
             | ApiError::TeamNotAccepting
+            | ApiError::FileTooLargeForTeam { .. }
             | ApiError::Identifier(_)
             | ApiError::ConsentInsufficient
             | ApiError::HashMismatch

@@ -104,6 +104,12 @@ async fn check_manifest(state: &AppState, m: &ReferralManifest) -> Result<(), Ap
     if !team.accepts_referrals {
         return Err(ApiError::TeamNotAccepting);
     }
+    // The team's own limit, which the signed directory told the laptop.
+    if let Some(limit) = team.max_file_bytes.and_then(|b| u64::try_from(b).ok()) {
+        if m.media.iter().any(|item| item.size > limit) {
+            return Err(ApiError::FileTooLargeForTeam { limit });
+        }
+    }
     // The server has no local number pattern, so local numbers are refused
     // here with the same code the app uses when none is configured.
     PatientIdentifier::parse_as(m.patient.kind, &m.patient.value, None)?;

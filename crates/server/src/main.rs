@@ -104,6 +104,10 @@ enum TeamCommand {
         org: String,
         #[arg(long)]
         accepts_referrals: bool,
+        /// The largest photo the team takes, in megabytes (MB, 10^6 bytes);
+        /// laptops offer a smaller copy of a larger one
+        #[arg(long, value_name = "MB")]
+        max_file_mb: Option<u32>,
     },
 }
 
@@ -259,12 +263,14 @@ async fn run_admin(
                     name,
                     org,
                     accepts_referrals,
+                    max_file_mb,
                 },
         } => {
-            let t = admin::team_add(store, &name, &org, accepts_referrals).await?;
+            let max_bytes = max_file_mb.map(|mb| u64::from(mb) * 1_000_000);
+            let t = admin::team_add(store, &name, &org, accepts_referrals, max_bytes).await?;
             print(
                 json,
-                serde_json::json!({"team_id": t.id, "name": t.name, "organisation": t.organisation, "accepts_referrals": t.accepts_referrals}),
+                serde_json::json!({"team_id": t.id, "name": t.name, "organisation": t.organisation, "accepts_referrals": t.accepts_referrals, "max_file_bytes": t.max_file_bytes}),
                 format!("team {} added ({})", t.name, t.id),
             );
         }

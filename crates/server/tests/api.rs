@@ -271,7 +271,7 @@ async fn the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals
     assert_eq!(tv.clinicians.len(), 1);
     assert_eq!(tv.clinicians[0].name, "bob");
 
-    clinshare_server::admin::team_add(s.store().as_ref(), "Podiatry", "Lanark CHP", true)
+    clinshare_server::admin::team_add(s.store().as_ref(), "Podiatry", "Lanark CHP", true, None)
         .await
         .expect("team");
     let (_, body) = json(s.send(c.get("/v1/directory")).await).await;
@@ -355,6 +355,61 @@ async fn intake_refuses_what_the_app_should_never_have_sent(s: Server) {
         .await
         .expect("inbox")
         .is_empty());
+}
+
+async fn a_team_file_limit_is_in_the_directory_and_larger_files_are_refused(s: Server) {
+    let c = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let size = jpeg.len() as u64;
+    let store = s.store();
+    let exact =
+        clinshare_server::admin::team_add(store.as_ref(), "Exact", "Lanark CHP", true, Some(size))
+            .await
+            .expect("team");
+    let smaller = clinshare_server::admin::team_add(
+        store.as_ref(),
+        "Smaller",
+        "Lanark CHP",
+        true,
+        Some(size - 1),
+    )
+    .await
+    .expect("team");
+    let (_, body) = json(s.send(c.get("/v1/directory")).await).await;
+    let signed: SignedDirectory = serde_json::from_value(body).expect("directory");
+    verify_signed(&s, &signed.payload, &signed.signature);
+    let limit_of = |id: &str| {
+        signed
+            .payload
+            .teams
+            .iter()
+            .find(|t| t.team_id == id)
+            .and_then(|t| t.max_file_bytes)
+    };
+    assert_eq!(limit_of(&exact.id), Some(size));
+    assert_eq!(limit_of(&smaller.id), Some(size - 1));
+    assert_eq!(limit_of(&s.tissue_viability), None, "no limit, none shown");
+
+    let mut too_big = manifest(&smaller.id, "limit-00001", &[&jpeg]);
+    too_big.consent.recipient_team = Some(smaller.id.clone());
+    let (status, body) = json(s.send(c.post_json("/v1/referrals", &too_big)).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "intake.file_too_large_for_team"
+        )
+    );
+    assert!(store
+        .inbox(std::slice::from_ref(&smaller.id))
+        .await
+        .expect("inbox")
+        .is_empty());
+
+    let mut fits = manifest(&exact.id, "limit-00002", &[&jpeg]);
+    fits.consent.recipient_team = Some(exact.id.clone());
+    let (status, body) = json(s.send(c.post_json("/v1/referrals", &fits)).await).await;
+    assert!(status.is_success(), "{status} {body}");
 }
 
 async fn a_complete_verified_referral_reaches_only_the_recipient_team(s: Server) {
@@ -682,6 +737,7 @@ on_both_backends!(
     revoked_devices_are_refused_on_their_next_request,
     the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals,
     intake_refuses_what_the_app_should_never_have_sent,
+    a_team_file_limit_is_in_the_directory_and_larger_files_are_refused,
     a_complete_verified_referral_reaches_only_the_recipient_team,
     a_repeated_manifest_returns_the_same_referral_and_a_changed_one_is_refused,
     a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again,

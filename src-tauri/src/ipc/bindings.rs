@@ -17,6 +17,7 @@ use super::consent::{ConsentRequest, WithdrawRequest};
 use super::inbox::{InboxDetail, InboxEntry, InboxRef};
 use super::media::{
     AnnotateRequest, AssignRequest, GalleryItem, GalleryRequest, ImportRequest, PickRequest,
+    SmallerCopyRequest,
 };
 use super::patients::{
     EditPatientRequest, NewPatientRequest, PatientRecord, PatientRef, PatientSearch,
@@ -198,6 +199,12 @@ fn commands(cfg: &Config) -> Vec<Command> {
         )
         .arg::<PickRequest>("request", cfg)
         .returns::<Vec<String>>(cfg),
+        Command::new(
+            "media_smaller_copy",
+            "A copy of a photo no larger than the recipient takes (a new, sanitised JPEG of the same patient; the original stays). Its id.",
+        )
+        .arg::<SmallerCopyRequest>("request", cfg)
+        .returns::<String>(cfg),
         Command::new("consent_record", "Record a consent (audited).")
             .arg::<ConsentRequest>("request", cfg)
             .returns::<Consent>(cfg),
@@ -383,6 +390,7 @@ pub fn export(dir: &Path) -> Result<(), String> {
         Progress,
         ImportReport,
         PickRequest,
+        SmallerCopyRequest,
         ConsentRequest,
         WithdrawRequest,
         Consent,

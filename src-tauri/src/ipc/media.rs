@@ -217,3 +217,23 @@ pub async fn pick_files(app: AppHandle, request: PickRequest) -> Result<Vec<Stri
         .map(|p| p.to_string_lossy().into_owned())
         .collect())
 }
+
+#[derive(Debug, Deserialize, TS)]
+pub struct SmallerCopyRequest {
+    pub media_id: String,
+    /// The recipient team's limit, from the directory.
+    #[ts(type = "number")]
+    pub max_bytes: u64,
+}
+
+/// A copy of a photo no larger than the recipient takes (a new, sanitised
+/// JPEG of the same patient; the original stays). Its id.
+#[tauri::command]
+pub fn media_smaller_copy(
+    state: State<'_, AppState>,
+    request: SmallerCopyRequest,
+) -> Result<String, IpcError> {
+    state.as_clinician(|store, actor| {
+        media::smaller_copy(store, actor, &request.media_id, request.max_bytes).map_err(ipc)
+    })
+}

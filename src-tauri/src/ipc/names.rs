@@ -21,6 +21,7 @@ pub const COMMANDS: &[&str] = &[
     "import_files",
     "import_cancel",
     "pick_files",
+    "media_smaller_copy",
     "consent_record",
     "consent_withdraw",
     "audit_recent",

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { matchRecipients } from './recipients'
 
 const directory = [
-  { team_id: 'tv', name: 'Tissue Viability', organisation: 'NHS Lanarkshire', clinicians: ['Anna Smith'] },
-  { team_id: 'derm', name: 'Dermatology', organisation: 'NHS Lothian', clinicians: [] },
+  { team_id: 'tv', name: 'Tissue Viability', organisation: 'NHS Lanarkshire', clinicians: ['Anna Smith'], max_file_bytes: null },
+  { team_id: 'derm', name: 'Dermatology', organisation: 'NHS Lothian', clinicians: [], max_file_bytes: null },
 ]
 
 describe('matchRecipients', () => {

@@ -7,15 +7,25 @@ import type { SyncStatus } from './bindings/SyncStatus'
 export function onSyncStatus(onstatus: (s: SyncStatus) => void): () => void {
   let unlisten: (() => void) | undefined
   let closed = false
+  // Outside the Tauri window (unit tests) there are no events, and
+  // registering or unregistering may throw: nothing to undo then.
+  const stop = (f: (() => void) | undefined) => {
+    // Unlistening may fail synchronously or as a rejected promise.
+    Promise.resolve()
+      .then(() => f?.())
+      .catch(() => {
+        /* nothing was listening */
+      })
+  }
   try {
     void listen<SyncStatus>('sync-status', (event) => onstatus(event.payload))
-      .then((f) => (closed ? f() : (unlisten = f)))
+      .then((f) => (closed ? stop(f) : (unlisten = f)))
       .catch(() => {})
   } catch {
-    // Outside the Tauri window (unit tests): no events.
+    /* no event system */
   }
   return () => {
     closed = true
-    unlisten?.()
+    stop(unlisten)
   }
 }

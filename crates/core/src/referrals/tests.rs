@@ -27,6 +27,7 @@ fn team(id: &str, name: &str, accepts: bool) -> DirectoryTeam {
         name: name.into(),
         organisation: "NHS Lanarkshire".into(),
         accepts_referrals: accepts,
+        max_file_bytes: None,
         clinicians: vec![DirectoryClinician {
             user_id: "u1".into(),
             name: "Dr Ada Lovelace".into(),

@@ -45,6 +45,8 @@ pub struct Team {
     pub name: String,
     pub organisation: String,
     pub accepts_referrals: bool,
+    /// Largest file the team takes, in bytes (`None`: the server's limit).
+    pub max_file_bytes: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

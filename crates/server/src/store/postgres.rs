@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "pacs_jobs",
         include_str!("../../migrations/postgres/0002_pacs_jobs.sql"),
     ),
+    (
+        3,
+        "team_file_limit",
+        include_str!("../../migrations/postgres/0003_team_file_limit.sql"),
+    ),
 ];
 
 /// Any value: taken by whichever instance migrates, so two starting at
@@ -108,6 +113,7 @@ fn team_row(r: &Row) -> Team {
         name: r.get(1),
         organisation: r.get(2),
         accepts_referrals: r.get(3),
+        max_file_bytes: r.get(4),
     }
 }
 
@@ -233,8 +239,8 @@ impl Store for PostgresStore {
         let tx = c.transaction().await?;
         match tx
             .execute(
-                "INSERT INTO teams (id, name, organisation, accepts_referrals) VALUES ($1, $2, $3, $4)",
-                &[&team.id, &team.name, &team.organisation, &team.accepts_referrals],
+                "INSERT INTO teams (id, name, organisation, accepts_referrals, max_file_bytes) VALUES ($1, $2, $3, $4, $5)",
+                &[&team.id, &team.name, &team.organisation, &team.accepts_referrals, &team.max_file_bytes],
             )
             .await
         {
@@ -249,7 +255,7 @@ impl Store for PostgresStore {
     async fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>> {
         let c = self.pool.get().await?;
         Ok(c.query_opt(
-            "SELECT id, name, organisation, accepts_referrals FROM teams WHERE name = $1",
+            "SELECT id, name, organisation, accepts_referrals, max_file_bytes FROM teams WHERE name = $1",
             &[&name],
         )
         .await?
@@ -260,7 +266,7 @@ impl Store for PostgresStore {
     async fn team(&self, id: &str) -> StoreResult<Option<Team>> {
         let c = self.pool.get().await?;
         Ok(c.query_opt(
-            "SELECT id, name, organisation, accepts_referrals FROM teams WHERE id = $1",
+            "SELECT id, name, organisation, accepts_referrals, max_file_bytes FROM teams WHERE id = $1",
             &[&id],
         )
         .await?
@@ -472,7 +478,7 @@ impl Store for PostgresStore {
             .get(0);
         let teams: Vec<Team> = tx
             .query(
-                "SELECT id, name, organisation, accepts_referrals FROM teams ORDER BY name",
+                "SELECT id, name, organisation, accepts_referrals, max_file_bytes FROM teams ORDER BY name",
                 &[],
             )
             .await?

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "pacs_jobs",
         include_str!("../../migrations/sqlite/0002_pacs_jobs.sql"),
     ),
+    (
+        3,
+        "team_file_limit",
+        include_str!("../../migrations/sqlite/0003_team_file_limit.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -110,6 +115,7 @@ fn team_row(r: &Row<'_>) -> rusqlite::Result<Team> {
         name: r.get(1)?,
         organisation: r.get(2)?,
         accepts_referrals: r.get(3)?,
+        max_file_bytes: r.get(4)?,
     })
 }
 
@@ -299,8 +305,8 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             match tx.execute(
-                "INSERT INTO teams (id, name, organisation, accepts_referrals) VALUES (?1, ?2, ?3, ?4)",
-                params![team.id, team.name, team.organisation, team.accepts_referrals],
+                "INSERT INTO teams (id, name, organisation, accepts_referrals, max_file_bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![team.id, team.name, team.organisation, team.accepts_referrals, team.max_file_bytes],
             ) {
                 Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate),
                 r => r?,
@@ -316,7 +322,7 @@ impl Store for SqliteStore {
         let name = name.to_owned();
         self.with(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, organisation, accepts_referrals FROM teams WHERE name = ?1",
+                "SELECT id, name, organisation, accepts_referrals, max_file_bytes FROM teams WHERE name = ?1",
                 [name],
                 team_row,
             )
@@ -329,7 +335,7 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.with(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, organisation, accepts_referrals FROM teams WHERE id = ?1",
+                "SELECT id, name, organisation, accepts_referrals, max_file_bytes FROM teams WHERE id = ?1",
                 [id],
                 team_row,
             )
@@ -545,7 +551,7 @@ impl Store for SqliteStore {
             )?;
             let teams: Vec<Team> = {
                 let mut stmt = tx.prepare(
-                    "SELECT id, name, organisation, accepts_referrals FROM teams ORDER BY name",
+                    "SELECT id, name, organisation, accepts_referrals, max_file_bytes FROM teams ORDER BY name",
                 )?;
                 let rows = stmt.query_map([], team_row)?.collect::<Result<_, _>>()?;
                 rows

@@ -118,19 +118,19 @@ impl Server {
 
     pub async fn with_state(dir: tempfile::TempDir, state: AppState) -> Server {
         let store = state.store.as_ref();
-        let nurses = admin::team_add(store, "District Nurses North", "Lanark CHP", false)
+        let nurses = admin::team_add(store, "District Nurses North", "Lanark CHP", false, None)
             .await
             .expect("team")
             .id;
-        let tissue_viability = admin::team_add(store, "Tissue Viability", "Lanark CHP", true)
+        let tissue_viability = admin::team_add(store, "Tissue Viability", "Lanark CHP", true, None)
             .await
             .expect("team")
             .id;
-        let dermatology = admin::team_add(store, "Dermatology", "Other Trust", true)
+        let dermatology = admin::team_add(store, "Dermatology", "Other Trust", true, None)
             .await
             .expect("team")
             .id;
-        let closed_team = admin::team_add(store, "Closed Clinic", "Lanark CHP", false)
+        let closed_team = admin::team_add(store, "Closed Clinic", "Lanark CHP", false, None)
             .await
             .expect("team")
             .id;

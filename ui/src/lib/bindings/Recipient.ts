@@ -3,4 +3,8 @@
 /**
  * A recipient team as the composer lists it.
  */
-export type Recipient = { team_id: string, name: string, organisation: string, clinicians: Array<string>, };
+export type Recipient = { team_id: string, name: string, organisation: string, clinicians: Array<string>, 
+/**
+ * The largest file the team takes, if it sets a limit.
+ */
+max_file_bytes: number | null, };

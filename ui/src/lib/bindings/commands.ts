@@ -35,6 +35,7 @@ import type { SessionState } from "./SessionState";
 import type { Settings } from "./Settings";
 import type { SetupRequest } from "./SetupRequest";
 import type { SignInRequest } from "./SignInRequest";
+import type { SmallerCopyRequest } from "./SmallerCopyRequest";
 import type { StoreStatus } from "./StoreStatus";
 import type { SyncStatus } from "./SyncStatus";
 import type { UnlockRequest } from "./UnlockRequest";
@@ -134,6 +135,11 @@ export function importCancel(): Promise<void> {
 /** Show the system's file chooser; the chosen paths (none if cancelled). */
 export function pickFiles(request: PickRequest): Promise<Array<string>> {
   return invoke("pick_files", { request });
+}
+
+/** A copy of a photo no larger than the recipient takes (a new, sanitised JPEG of the same patient; the original stays). Its id. */
+export function mediaSmallerCopy(request: SmallerCopyRequest): Promise<string> {
+  return invoke("media_smaller_copy", { request });
 }
 
 /** Record a consent (audited). */
