@@ -224,3 +224,45 @@ fn assert_only_delivered_once_on_disk(server_data: &Path, photos: usize) {
         .count();
     assert_eq!(complete, photos);
 }
+
+#[test]
+#[ignore = "needs a Secret Service session (scripts/test.sh)"]
+fn the_screen_keeps_writing_while_a_sync_runs_on_its_own_connection() {
+    let w = world();
+    let upstream = w.server.addr.parse().expect("addr");
+    let proxy = Proxy::start(
+        upstream,
+        Faults {
+            cut_percent: 0,
+            max_cut_after: 1,
+            max_delay_ms: 20,
+        },
+        seed() ^ 3,
+    );
+    let media = queue_photos(&w, &proxy.url(), &w.server.pin, 10);
+    // The screen's connection: open for the whole pass, writing (audited
+    // settings changes, each its own transaction) while sync writes too.
+    let mut store = w.nurse.store();
+    let actor =
+        clinshare_core::session::sign_in(&mut store, common::NURSE, common::PASS).expect("sign in");
+    let mut child = w
+        .nurse
+        .command(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sync");
+    let mut writes = 0;
+    while child.try_wait().expect("wait").is_none() {
+        clinshare_core::settings::set_retention_days(&mut store, &actor, 7 + writes % 10)
+            .expect("the screen's write is never refused while sync runs");
+        writes += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("sync");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(writes > 10, "only {writes} writes during the pass");
+    drop(store);
+    assert_delivered_exactly_once(&w.nurse, &w.server_data, &media);
+    check_store(&w.nurse);
+}
