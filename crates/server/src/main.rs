@@ -90,6 +90,10 @@ enum TeamCommand {
         #[arg(long)]
         accepts_referrals: bool,
     },
+    /// Stop the team taking referrals (it leaves the directory's recipients)
+    Disable { name: String },
+    /// Let the team take referrals again
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +253,26 @@ async fn run_admin(
                 json,
                 serde_json::json!({"team_id": t.id, "name": t.name, "organisation": t.organisation, "accepts_referrals": t.accepts_referrals}),
                 format!("team {} added ({})", t.name, t.id),
+            );
+        }
+        AdminCommand::Team {
+            command: TeamCommand::Disable { name },
+        } => {
+            admin::team_set_accepts_referrals(store, &name, false).await?;
+            print(
+                json,
+                serde_json::json!({"name": name.trim(), "accepts_referrals": false}),
+                format!("team {} no longer takes referrals", name.trim()),
+            );
+        }
+        AdminCommand::Team {
+            command: TeamCommand::Enable { name },
+        } => {
+            admin::team_set_accepts_referrals(store, &name, true).await?;
+            print(
+                json,
+                serde_json::json!({"name": name.trim(), "accepts_referrals": true}),
+                format!("team {} takes referrals", name.trim()),
             );
         }
         AdminCommand::User { command } => match command {
