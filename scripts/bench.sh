@@ -26,6 +26,9 @@ say "Import: 100 distinct 12 MP JPEGs (release, all cores)"
 apt_install imagemagick libimage-exiftool-perl time
 with_keyring "$KEYRING_DIR" bench/import/run.sh
 
+say "Sync: 200 distinct 4 MB JPEGs to the real server over loopback TLS (release)"
+with_keyring "$KEYRING_DIR" bench/sync/run.sh
+
 say "App start-up to first paint ($RUNS runs, release build, Xvfb)"
 cargo build --release -p clinshare-app -p clinshare-cli --locked
 APP="$ROOT/target/release/clinshare-app"

@@ -79,7 +79,7 @@ enum Command {
     #[command(subcommand)]
     Referral(sync::ReferralCommand),
     /// Send the outbox: one pass
-    Sync,
+    Sync(sync::SyncArgs),
     /// Referrals addressed to your teams: list, open, acknowledge
     #[command(subcommand)]
     Inbox(inbox::InboxCommand),
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
         Command::Enrol(args) => output::finish(&ctx, sync::enrol(&ctx, &args)),
         Command::Directory(args) => output::finish(&ctx, sync::directory(&ctx, &args)),
         Command::Referral(cmd) => output::finish(&ctx, sync::referral(&ctx, &cmd)),
-        Command::Sync => sync::run_sync(&ctx),
+        Command::Sync(args) => sync::run_sync(&ctx, &args),
         Command::Inbox(cmd) => output::finish(&ctx, inbox::run(&ctx, &cmd)),
         Command::Settings(cmd) => output::finish(&ctx, settings::run(&ctx, &cmd)),
     }

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use clinshare_core::directory;
 use clinshare_core::patients;
 use clinshare_core::referrals::{self, NewReferral, Referral};
-use clinshare_core::sync::{self, Client};
+use clinshare_core::sync::{self, Client, SyncProgress};
 use clinshare_core::Store;
 use clinshare_protocol::referral::Urgency;
 use serde_json::json;
@@ -34,6 +34,13 @@ pub struct EnrolArgs {
     /// A name for this laptop, for the administrator's device list
     #[arg(long, default_value = "ClinShare laptop")]
     device_name: String,
+}
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// Print each progress event as one JSON line on stderr
+    #[arg(long)]
+    progress: bool,
 }
 
 #[derive(Args)]
@@ -214,15 +221,17 @@ fn line(r: &Referral) -> String {
 
 /// One pass over the outbox: 0 when everything queued was delivered,
 /// 1 when some are blocked or refused, 2 when the server was unreachable.
-pub fn run_sync(ctx: &Context) -> ExitCode {
+pub fn run_sync(ctx: &Context, args: &SyncArgs) -> ExitCode {
+    // Ids and byte counts only: nothing about the patient.
+    let print = |p: SyncProgress| eprintln!("{}", json!({"progress": p}));
+    let observer: sync::Observer<'_> = if args.progress { &print } else { &sync::quiet };
     let result = (|| {
         let (mut store, actor) = actor::sign_in(ctx)?;
         let rt = runtime()?;
         let report = rt.block_on(async {
             let client = connect(ctx, &store).await?;
             Ok::<_, Failure>(
-                sync::sync_pass(&mut store, &client, &actor, patients::today(), &sync::quiet)
-                    .await?,
+                sync::sync_pass(&mut store, &client, &actor, patients::today(), observer).await?,
             )
         })?;
         Ok::<_, Failure>(report)

@@ -33,8 +33,32 @@ fn the_recipient_opens_and_acknowledges_then_consent_withdrawal_reaches_the_serv
         .ok(&["inbox", "list"])
         .contains("The inbox is empty."));
 
-    let report = nurse.json(&["sync"]);
+    let out = nurse.run(&["--json", "sync", "--progress"]);
+    let report: serde_json::Value = serde_json::from_str(&common::ok(&out)).expect("json");
     assert_eq!(report["sync"]["delivered"][0], referral.as_str());
+    // Progress: this referral from starting to delivered, bytes never going
+    // back, ending with everything counted.
+    let events: Vec<serde_json::Value> = text(&out.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v["progress"].clone())
+        .collect();
+    let states: Vec<&str> = events.iter().filter_map(|e| e["state"].as_str()).collect();
+    assert_eq!(states.first(), Some(&"starting"), "{states:?}");
+    assert!(states.contains(&"uploading"), "{states:?}");
+    assert_eq!(states.last(), Some(&"delivered"), "{states:?}");
+    assert!(events.iter().all(|e| e["referral_id"] == referral.as_str()));
+    let sent: Vec<u64> = events
+        .iter()
+        .map(|e| e["overall_sent"].as_u64().expect("n"))
+        .collect();
+    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
+    let last = events.last().expect("events");
+    let total = last["bytes_total"].as_u64().expect("total");
+    assert!(total > 0);
+    assert_eq!(last["bytes_sent"].as_u64(), Some(total));
+    assert_eq!(last["overall_sent"].as_u64(), Some(total));
+    assert_eq!(last["overall_total"].as_u64(), Some(total));
     // Retention 0: the bytes left the laptop at the end of that pass; the
     // records and the receipt stay.
     assert_eq!(

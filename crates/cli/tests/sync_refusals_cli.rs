@@ -66,15 +66,9 @@ fn state(q: &Queued) -> String {
 #[ignore = "needs a Secret Service session (scripts/test.sh)"]
 fn a_recipient_removed_from_the_directory_after_queueing_gets_nothing() {
     let q = queued();
-    // The administrator stops the team taking referrals (there is no
-    // admin command for it yet): the signed directory no longer offers it.
-    let conn = rusqlite::Connection::open(q.server_data.join("server.db")).expect("db");
-    conn.execute_batch(
-        "UPDATE teams SET accepts_referrals = 0 WHERE name = 'Tissue Viability';
-         UPDATE directory_version SET version = version + 1 WHERE id = 1;",
-    )
-    .expect("remove from directory");
-    drop(conn);
+    // The administrator stops the team taking referrals: the signed
+    // directory no longer offers it.
+    common::admin(&q.server_data, &["team", "disable", "Tissue Viability"]);
     sync_refused(&q, "no longer in the directory");
     assert_eq!(state(&q), "blocked");
     assert_server_holds_nothing(&q.server_data);

@@ -49,7 +49,9 @@ fn forget(store: &Store, referral_id: &str) -> Result<usize, StoreError> {
 }
 
 /// Referrals delivered to this clinician's teams, newest as the server
-/// orders them. Cached photos of withdrawn ones are removed.
+/// orders them. Cached photos of withdrawn ones are removed. (`&mut`
+/// although only read: a `&Store` held across the request would make the
+/// future not `Send`, as a connection is not `Sync`.)
 pub async fn list(store: &mut Store, client: &Client) -> Result<Vec<InboxItem>, SyncError> {
     let items = client.inbox().await?;
     for i in items.iter().filter(|i| i.consent_withdrawn) {

@@ -44,11 +44,14 @@ pub fn purge_expired(
     let cutoff = now - time::Duration::days(i64::from(days));
     let candidates: Vec<(String, Option<i64>, String, String, i64)> = {
         let mut stmt = store.conn().prepare(
-            "SELECT m.id, m.patient_id, max(r.delivered_at), group_concat(r.id), length(c.bytes) \
-             FROM media m JOIN media_content c ON c.media_id = m.id \
+            // Never touches media_content's bytes: grouping rows that
+            // carry them would copy every sent photo into temporary storage.
+            "SELECT m.id, m.patient_id, max(r.delivered_at), group_concat(r.id), m.size \
+             FROM media m \
              JOIN referral_media rm ON rm.media_id = m.id \
              JOIN referrals r ON r.id = rm.referral_id \
              WHERE m.purged_at IS NULL \
+               AND EXISTS (SELECT 1 FROM media_content c WHERE c.media_id = m.id) \
              GROUP BY m.id \
              HAVING sum(r.state NOT IN ('delivered', 'acknowledged') \
                         OR r.receipt_json IS NULL OR r.delivered_at IS NULL) = 0",

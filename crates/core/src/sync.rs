@@ -44,6 +44,8 @@ pub enum SyncError {
     OffsetMismatch(u64),
     #[error("The server's answer could not be read ({0}).")]
     Protocol(String),
+    #[error("The server has not confirmed delivery yet; ClinShare will try again.")]
+    NotYetDelivered,
     #[error("The server's receipt is not signed by the enrolled server; the referral is not marked delivered.")]
     BadReceipt,
     #[error(
@@ -74,7 +76,10 @@ impl From<rusqlite::Error> for SyncError {
 impl SyncError {
     /// Network trouble and server errors are retried; refusals are not.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SyncError::Offline(_) | SyncError::Server { .. })
+        matches!(
+            self,
+            SyncError::Offline(_) | SyncError::Server { .. } | SyncError::NotYetDelivered
+        )
     }
 
     pub(crate) fn from_transport(e: reqwest::Error) -> Self {
@@ -118,6 +123,7 @@ impl ErrorCode for SyncError {
             SyncError::OffsetMismatch(_) => "sync.offset_mismatch",
             SyncError::Protocol(_) => "sync.protocol",
             SyncError::BadReceipt => "sync.bad_receipt",
+            SyncError::NotYetDelivered => "sync.not_yet_delivered",
             SyncError::NotEnrolled => "sync.not_enrolled",
             SyncError::DownloadMismatch => "sync.download_mismatch",
             SyncError::DownloadRejected(_) => "sync.download_rejected",

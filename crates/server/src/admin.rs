@@ -193,6 +193,30 @@ pub async fn user_set_disabled(
     .await
 }
 
+/// Stop (or resume) a team taking referrals: the signed directory no
+/// longer offers it, laptops block what is queued for it, and intake
+/// refuses new referrals to it.
+pub async fn team_set_accepts_referrals(
+    store: &dyn Store,
+    name: &str,
+    accepts: bool,
+) -> Result<(), AdminError> {
+    match store.set_team_accepts_referrals(name.trim(), accepts).await {
+        Err(StoreError::NotFound) => return Err(AdminError::NoSuchTeam(name.trim().to_owned())),
+        r => r?,
+    }
+    audit(
+        store,
+        "-",
+        if accepts {
+            "team_enable"
+        } else {
+            "team_disable"
+        },
+    )
+    .await
+}
+
 /// `30m`, `1h`, `2d`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<i64, AdminError> {
     let s = s.trim();

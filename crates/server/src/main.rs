@@ -109,6 +109,10 @@ enum TeamCommand {
         #[arg(long, value_name = "MB")]
         max_file_mb: Option<u32>,
     },
+    /// Stop the team taking referrals (it leaves the directory's recipients)
+    Disable { name: String },
+    /// Let the team take referrals again
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -272,6 +276,26 @@ async fn run_admin(
                 json,
                 serde_json::json!({"team_id": t.id, "name": t.name, "organisation": t.organisation, "accepts_referrals": t.accepts_referrals, "max_file_bytes": t.max_file_bytes}),
                 format!("team {} added ({})", t.name, t.id),
+            );
+        }
+        AdminCommand::Team {
+            command: TeamCommand::Disable { name },
+        } => {
+            admin::team_set_accepts_referrals(store, &name, false).await?;
+            print(
+                json,
+                serde_json::json!({"name": name.trim(), "accepts_referrals": false}),
+                format!("team {} no longer takes referrals", name.trim()),
+            );
+        }
+        AdminCommand::Team {
+            command: TeamCommand::Enable { name },
+        } => {
+            admin::team_set_accepts_referrals(store, &name, true).await?;
+            print(
+                json,
+                serde_json::json!({"name": name.trim(), "accepts_referrals": true}),
+                format!("team {} takes referrals", name.trim()),
             );
         }
         AdminCommand::User { command } => match command {

@@ -100,6 +100,9 @@ pub async fn put_chunk(
                 current: current.size,
             });
         }
+        // The request that verified the last file may have been cut off
+        // (client gone) before the referral was delivered: finish it now.
+        let r = deliver_if_complete(&state, &r.id, &caller, &user).await?;
         return respond(&state, &r, current).await;
     }
     let now = crate::clock::now();

@@ -199,3 +199,34 @@ fn serve_refuses_a_pacs_configuration_it_cannot_use() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_team_can_stop_and_resume_taking_referrals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (code, _, err) = admin(
+        d,
+        &[
+            "team",
+            "add",
+            "Tissue Viability",
+            "--org",
+            "Lanark CHP",
+            "--accepts-referrals",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = admin(d, &["--json", "team", "disable", "Tissue Viability"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["accepts_referrals"], false);
+    let (code, _, err) = admin(d, &["team", "disable", "Nowhere"]);
+    assert_eq!(
+        (code, err.contains("admin.no_such_team")),
+        (1, true),
+        "{err}"
+    );
+    let (code, out, err) = admin(d, &["team", "enable", "Tissue Viability"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("takes referrals"), "{out}");
+}

@@ -4,6 +4,8 @@
 //! the server holds.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod proxy;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -406,4 +408,77 @@ pub fn assert_server_holds_nothing(server_data: &Path) {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Create and queue one referral per photo in this process (through the
+/// core API: one sign-in instead of one per referral); their ids.
+pub fn queue_one_referral_per_photo(laptop: &Laptop, media: &[(String, String)]) -> Vec<String> {
+    use clinshare_core::referrals::{self, NewReferral};
+    let mut store = laptop.store();
+    let actor = clinshare_core::session::sign_in(&mut store, laptop.user, PASS).expect("sign in");
+    let team = clinshare_core::directory::current(&store)
+        .expect("directory")
+        .recipients()
+        .into_iter()
+        .find(|r| r.name == TEAM)
+        .expect("team")
+        .team_id;
+    let patient = clinshare_core::patients::resolve(&store, NHS)
+        .expect("patient")
+        .id;
+    media
+        .iter()
+        .map(|(id, _)| {
+            let draft = referrals::create_draft(
+                &mut store,
+                &actor,
+                NewReferral {
+                    patient_id: patient,
+                    team_id: team.clone(),
+                    clinical_question: "Is this healing?".into(),
+                    urgency: clinshare_protocol::referral::Urgency::Routine,
+                    media_ids: vec![id.clone()],
+                },
+            )
+            .expect("draft");
+            referrals::queue(&mut store, &actor, &draft.id)
+                .expect("queue")
+                .id
+        })
+        .collect()
+}
+
+/// Every referral reached the server exactly once, complete: as many
+/// delivered referrals on the server as sent, each photo's file there
+/// byte-identical (by SHA-256) and no partial upload left behind.
+pub fn assert_delivered_exactly_once(
+    laptop: &Laptop,
+    server_data: &Path,
+    media: &[(String, String)],
+) {
+    let outbox = laptop.referrals();
+    assert!(
+        outbox.iter().all(|r| r["state"] == "delivered"),
+        "{:?}",
+        outbox
+            .iter()
+            .filter(|r| r["state"] != "delivered")
+            .map(|r| (r["state"].clone(), r["blocked"].clone()))
+            .collect::<Vec<_>>()
+    );
+    let on_server = server_referrals(server_data);
+    assert_eq!(on_server.len(), outbox.len(), "exactly once on the server");
+    assert!(
+        on_server.iter().all(|(_, s)| s == "delivered"),
+        "{on_server:?}"
+    );
+    for (_, sha) in media {
+        let bytes = std::fs::read(server_data.join("blobs").join(sha)).expect("blob");
+        assert_eq!(&sha256_hex(&bytes), sha);
+    }
+    let partial: Vec<_> = server_blob_files(server_data)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "part"))
+        .collect();
+    assert!(partial.is_empty(), "{partial:?}");
 }

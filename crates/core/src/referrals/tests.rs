@@ -695,9 +695,9 @@ fn retention_zero_purges_at_once_but_never_a_photo_still_waiting_in_another_refe
 }
 
 #[test]
-fn the_sync_pass_can_run_as_a_background_task() {
+fn the_sync_pass_and_the_inbox_can_run_as_background_tasks() {
     fn assert_send<T: Send>(_: &T) {}
-    let w = world();
+    let mut w = world();
     let dir = w.store.data_dir().to_owned();
     let client = crate::sync::Client::new(
         "https://127.0.0.1:9",
@@ -716,4 +716,13 @@ fn the_sync_pass_can_run_as_a_background_task() {
         &crate::sync::quiet,
     );
     assert_send(&fut);
+    drop(fut);
+    // The inbox calls too, so the app can run them off the screen's thread.
+    assert_send(&crate::inbox::list(&mut w.store, &client));
+    assert_send(&crate::inbox::acknowledge(
+        &mut w.store,
+        &client,
+        &w.nurse,
+        "r",
+    ));
 }

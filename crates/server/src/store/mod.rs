@@ -190,6 +190,9 @@ pub trait Store: Send + Sync + 'static {
     async fn team(&self, id: &str) -> StoreResult<Option<Team>>;
     async fn create_user(&self, user: User) -> StoreResult<()>;
     async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()>;
+    /// Whether the team takes referrals (and so is offered in the
+    /// directory); `NotFound` when no team has this name.
+    async fn set_team_accepts_referrals(&self, name: &str, accepts: bool) -> StoreResult<()>;
     async fn add_enrol_code(&self, code_hash: &str, expires_at: i64) -> StoreResult<()>;
     async fn devices(&self) -> StoreResult<Vec<Device>>;
     async fn revoke_device(&self, id: &str, at: i64) -> StoreResult<()>;

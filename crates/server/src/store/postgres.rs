@@ -316,6 +316,23 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn set_team_accepts_referrals(&self, name: &str, accepts: bool) -> StoreResult<()> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE teams SET accepts_referrals = $2 WHERE name = $1",
+                &[&name, &accepts],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_directory(&*tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn add_enrol_code(&self, code_hash: &str, expires_at: i64) -> StoreResult<()> {
         let c = self.pool.get().await?;
         c.execute(

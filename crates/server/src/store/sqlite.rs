@@ -387,6 +387,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_team_accepts_referrals(&self, name: &str, accepts: bool) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE teams SET accepts_referrals = ?2 WHERE name = ?1",
+                params![name, accepts],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_directory(&tx)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn add_enrol_code(&self, code_hash: &str, expires_at: i64) -> StoreResult<()> {
         let code_hash = code_hash.to_owned();
         self.with(move |c| {

@@ -1,0 +1,162 @@
+//! A TCP proxy between the laptop and the server that misbehaves on
+//! purpose: it delays what it forwards and, while faults are on, cuts
+//! connections after a random number of bytes. TLS passes through it
+//! untouched (the pin is on the server's key, not its address).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub struct Proxy {
+    pub addr: SocketAddr,
+    /// Cut connections at random points while set.
+    pub cuts: Arc<AtomicBool>,
+    /// Connections cut so far.
+    pub cut_count: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// A small deterministic generator (xorshift): no dependency, and a
+/// failing run can be replayed from its seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+pub struct Faults {
+    /// Percentage of connections cut (while cuts are on).
+    pub cut_percent: u64,
+    /// Cut such a connection after up to this many bytes.
+    pub max_cut_after: u64,
+    /// Delay each forwarded read by up to this many milliseconds.
+    pub max_delay_ms: u64,
+}
+
+impl Proxy {
+    pub fn start(upstream: SocketAddr, faults: Faults, seed: u64) -> Proxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let cuts = Arc::new(AtomicBool::new(false));
+        let cut_count = Arc::new(AtomicU64::new(0));
+        let faults = Arc::new(faults);
+        let (c, n) = (cuts.clone(), cut_count.clone());
+        runtime.spawn(async move {
+            let mut rng = Rng::new(seed);
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                let cut_after = (c.load(Ordering::SeqCst) && rng.below(100) < faults.cut_percent)
+                    .then(|| rng.below(faults.max_cut_after));
+                let seed = rng.next();
+                let (faults, n) = (faults.clone(), n.clone());
+                tokio::spawn(async move {
+                    if let Ok(server) = TcpStream::connect(upstream).await {
+                        pipe(client, server, cut_after, &faults, seed, &n).await;
+                    }
+                });
+            }
+        });
+        Proxy {
+            addr,
+            cuts,
+            cut_count,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+}
+
+/// Forward both ways until either side closes or `cut_after` bytes (both
+/// directions together) have passed; then drop both sockets.
+async fn pipe(
+    client: TcpStream,
+    server: TcpStream,
+    cut_after: Option<u64>,
+    faults: &Faults,
+    seed: u64,
+    cut_count: &AtomicU64,
+) {
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let passed = Arc::new(AtomicU64::new(0));
+    let limit = cut_after.unwrap_or(u64::MAX);
+    let up = forward(&mut cr, &mut sw, &passed, limit, faults.max_delay_ms, seed);
+    let down = forward(
+        &mut sr,
+        &mut cw,
+        &passed,
+        limit,
+        faults.max_delay_ms,
+        seed ^ 0x5555,
+    );
+    tokio::select! {
+        _ = up => {},
+        _ = down => {},
+    }
+    if passed.load(Ordering::SeqCst) >= limit {
+        cut_count.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn forward(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    passed: &AtomicU64,
+    limit: u64,
+    max_delay_ms: u64,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return;
+            }
+            Ok(n) => n,
+        };
+        if max_delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(rng.below(max_delay_ms + 1))).await;
+        }
+        let before = passed.fetch_add(n as u64, Ordering::SeqCst);
+        if before + n as u64 >= limit {
+            // Forward only up to the cut, then stop mid-stream.
+            let keep = usize::try_from(limit.saturating_sub(before))
+                .unwrap_or(0)
+                .min(n);
+            let _ = to.write_all(&buf[..keep]).await;
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}

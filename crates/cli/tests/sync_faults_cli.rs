@@ -1,0 +1,268 @@
+//! Sync when things go wrong, with the real binaries over loopback TLS:
+//! the server down when the nurse syncs, a network that cuts connections
+//! at random byte offsets and delays packets, and `clinshare sync` killed
+//! (SIGKILL) at random moments. Afterwards every referral is on the server
+//! exactly once and byte-identical, and the laptop's store is intact.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::proxy::{Faults, Proxy, Rng};
+use common::{
+    assert_delivered_exactly_once, distinct_jpegs, queue_one_referral_per_photo, serve, serve_on,
+    server_referrals, set_up_server, text, Laptop, Server,
+};
+
+/// Seed from the clock, printed so that a failure can be replayed with
+/// `CLINSHARE_TEST_SEED`.
+fn seed() -> u64 {
+    let seed = std::env::var("CLINSHARE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("CLINSHARE_TEST_SEED={seed}");
+    seed
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    server_data: PathBuf,
+    server: Server,
+    nurse: Laptop,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server_data = dir.path().join("server");
+    set_up_server(&server_data);
+    let server = serve(&server_data);
+    let nurse = Laptop::nurse(dir.path().join("nurse"));
+    World {
+        dir,
+        server_data,
+        server,
+        nurse,
+    }
+}
+
+/// Enrol through `url` (the proxy), add Jane Doe with consent, import `n`
+/// distinct photos and queue one referral each.
+fn queue_photos(w: &World, url: &str, pin: &str, n: usize) -> Vec<(String, String)> {
+    w.nurse.ok(&["init"]);
+    w.nurse.enrol(&w.server_data, url, pin);
+    w.nurse.add_patient_with_consent();
+    let media = w
+        .nurse
+        .import(&distinct_jpegs(&w.dir.path().join("photos"), n));
+    assert_eq!(media.len(), n);
+    queue_one_referral_per_photo(&w.nurse, &media);
+    media
+}
+
+/// `clinshare sync` until it exits 0, at most `bound` times.
+fn sync_until_done(nurse: &Laptop, bound: usize) -> usize {
+    for attempt in 1..=bound {
+        let out = nurse.run(&["sync"]);
+        if out.status.success() {
+            return attempt;
+        }
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "only network trouble may stop a pass: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    panic!("not delivered after {bound} passes");
+}
+
+fn check_store(nurse: &Laptop) {
+    let status = nurse.ok(&["status", "--check"]);
+    assert!(status.contains("integrity: ok"), "{status}");
+    let trail = nurse.ok(&["audit", "verify"]);
+    assert!(trail.to_lowercase().contains("intact"), "{trail}");
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (scripts/test.sh)"]
+fn queued_while_the_server_is_down_then_delivered_when_it_is_back() {
+    let mut w = world();
+    let (url, pin, addr) = (
+        w.server.url.clone(),
+        w.server.pin.clone(),
+        w.server.addr.clone(),
+    );
+    let media = queue_photos(&w, &url, &pin, 1);
+    w.server.stop();
+
+    let out = w.nurse.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("could not be reached"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(w.nurse.referrals()[0]["state"], "queued");
+
+    let _back = serve_on(&w.server_data, &addr);
+    let sent = w.nurse.ok(&["sync"]);
+    assert!(sent.contains("delivered"), "{sent}");
+    assert_delivered_exactly_once(&w.nurse, &w.server_data, &media);
+    check_store(&w.nurse);
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (scripts/test.sh)"]
+fn fifty_referrals_arrive_once_through_a_network_that_cuts_and_delays() {
+    let w = world();
+    let upstream = w.server.addr.parse().expect("addr");
+    let proxy = Proxy::start(
+        upstream,
+        Faults {
+            cut_percent: 100,
+            max_cut_after: 200_000,
+            max_delay_ms: 3,
+        },
+        seed(),
+    );
+    let media = queue_photos(&w, &proxy.url(), &w.server.pin, 50);
+    proxy.cuts.store(true, Ordering::SeqCst);
+
+    let passes = sync_until_done(&w.nurse, 40);
+    let cuts = proxy.cut_count.load(Ordering::SeqCst);
+    eprintln!("delivered in {passes} passes through {cuts} cut connections");
+    assert!(cuts > 0, "the proxy cut nothing: the test proved nothing");
+    proxy.cuts.store(false, Ordering::SeqCst);
+    assert_delivered_exactly_once(&w.nurse, &w.server_data, &media);
+
+    // The recipient's inbox shows each once.
+    let doctor = Laptop::doctor(w.dir.path().join("doctor"));
+    doctor.init_and_enrol(&w.server_data, &w.server);
+    let inbox = doctor.json(&["inbox", "list"]);
+    assert_eq!(inbox["inbox"].as_array().map(Vec::len), Some(50));
+    check_store(&w.nurse);
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (scripts/test.sh)"]
+fn sync_killed_at_thirty_random_moments_loses_and_repeats_nothing() {
+    let w = world();
+    let upstream = w.server.addr.parse().expect("addr");
+    // A slow link, so that kills land while bytes are moving.
+    let proxy = Proxy::start(
+        upstream,
+        Faults {
+            cut_percent: 0,
+            max_cut_after: 1,
+            max_delay_ms: 30,
+        },
+        seed() ^ 1,
+    );
+    let media = queue_photos(&w, &proxy.url(), &w.server.pin, 30);
+    let mut rng = Rng::new(seed() ^ 2);
+    let mut killed_mid_pass = 0;
+    let mut killed_mid_delivery = 0;
+    let started = Instant::now();
+    for _ in 0..30 {
+        let mut child = w
+            .nurse
+            .command(&["sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sync");
+        std::thread::sleep(Duration::from_millis(100 + rng.below(1500)));
+        if child.try_wait().expect("wait").is_none() {
+            killed_mid_pass += 1;
+            let delivered = server_referrals(&w.server_data)
+                .iter()
+                .filter(|(_, s)| s == "delivered")
+                .count();
+            if delivered < media.len() {
+                killed_mid_delivery += 1;
+            }
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+    }
+    let delivered_before = server_referrals(&w.server_data)
+        .iter()
+        .filter(|(_, s)| s == "delivered")
+        .count();
+    eprintln!(
+        "{killed_mid_pass}/30 kills mid-pass, {killed_mid_delivery} of them before all was \
+         delivered, in {:?}; {delivered_before} delivered before the final passes",
+        started.elapsed()
+    );
+    assert!(
+        killed_mid_delivery >= 3,
+        "kills must land while referrals are being sent"
+    );
+    check_store(&w.nurse);
+    sync_until_done(&w.nurse, 5);
+    assert_delivered_exactly_once(&w.nurse, &w.server_data, &media);
+    check_store(&w.nurse);
+    assert_only_delivered_once_on_disk(&w.server_data, media.len());
+}
+
+/// One file per distinct photo in the blob folder: nothing stored twice.
+fn assert_only_delivered_once_on_disk(server_data: &Path, photos: usize) {
+    let complete = common::server_blob_files(server_data)
+        .into_iter()
+        .filter(|p| !p.parent().is_some_and(|d| d.ends_with("partial")))
+        .filter(|p| p.extension().is_none())
+        .count();
+    assert_eq!(complete, photos);
+}
+
+#[test]
+#[ignore = "needs a Secret Service session (scripts/test.sh)"]
+fn the_screen_keeps_writing_while_a_sync_runs_on_its_own_connection() {
+    let w = world();
+    let upstream = w.server.addr.parse().expect("addr");
+    let proxy = Proxy::start(
+        upstream,
+        Faults {
+            cut_percent: 0,
+            max_cut_after: 1,
+            max_delay_ms: 20,
+        },
+        seed() ^ 3,
+    );
+    let media = queue_photos(&w, &proxy.url(), &w.server.pin, 10);
+    // The screen's connection: open for the whole pass, writing (audited
+    // settings changes, each its own transaction) while sync writes too.
+    let mut store = w.nurse.store();
+    let actor =
+        clinshare_core::session::sign_in(&mut store, common::NURSE, common::PASS).expect("sign in");
+    let mut child = w
+        .nurse
+        .command(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sync");
+    let mut writes = 0;
+    while child.try_wait().expect("wait").is_none() {
+        clinshare_core::settings::set_retention_days(&mut store, &actor, 7 + writes % 10)
+            .expect("the screen's write is never refused while sync runs");
+        writes += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("sync");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(writes > 10, "only {writes} writes during the pass");
+    drop(store);
+    assert_delivered_exactly_once(&w.nurse, &w.server_data, &media);
+    check_store(&w.nurse);
+}
