@@ -578,6 +578,23 @@ pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, Referra
             }
         }
         match media_item(store, m) {
+            // The team's own limit, from the signed directory: the server
+            // would refuse the file, so say so here, before anything goes.
+            Ok(item)
+                if team
+                    .as_ref()
+                    .and_then(|t| t.max_file_bytes)
+                    .is_some_and(|limit| item.size > limit) =>
+            {
+                blocks.push(block(
+                    "referral.file_too_large",
+                    format!(
+                        "A photo is larger than {} takes; attach a smaller copy instead.",
+                        r.team_name
+                    ),
+                    Some(m),
+                ));
+            }
             Ok(item) => media.push(item),
             Err(b) => blocks.push(b),
         }

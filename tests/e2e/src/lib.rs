@@ -219,6 +219,17 @@ impl Session {
         );
     }
 
+    /// First run: create the store with its first clinician, who is then
+    /// signed in (the patient list shows).
+    pub async fn set_up(&self, user: &str, passphrase: &str) {
+        self.type_into("#setup-user", user).await;
+        self.type_into("#setup-passphrase", passphrase).await;
+        self.type_into("#setup-passphrase-confirm", passphrase)
+            .await;
+        self.click("#setup-submit").await;
+        self.find("#add-patient").await;
+    }
+
     /// Drag the gallery item matching `from` onto the element matching
     /// `to` with the page's own HTML drag-and-drop events (a `DataTransfer`
     /// filled by the page's `dragstart` handler): WebDriver has no way to

@@ -79,11 +79,7 @@ async fn a_visit_from_set_up_to_audit_trail() {
     .await;
 
     // Set up: the person setting up is signed in straight away.
-    s.type_into("#setup-user", "Nurse Jackie").await;
-    s.type_into("#setup-passphrase", PASS).await;
-    s.type_into("#setup-passphrase-confirm", PASS).await;
-    s.click("#setup-submit").await;
-    s.find("#add-patient").await;
+    s.set_up("Nurse Jackie", PASS).await;
     assert_eq!(s.text("#signed-in-user").await, "Nurse Jackie");
     s.assert_accessible("patients").await;
     s.screenshot("workflow-01-patients").await;

@@ -23,14 +23,6 @@ fn fixture(name: &str) -> PathBuf {
         .expect("fixture")
 }
 
-async fn set_up(s: &Session, user: &str, pass: &str) {
-    s.type_into("#setup-user", user).await;
-    s.type_into("#setup-passphrase", pass).await;
-    s.type_into("#setup-passphrase-confirm", pass).await;
-    s.click("#setup-submit").await;
-    s.find("#add-patient").await;
-}
-
 async fn enrol(s: &Session, server: &ApprovedServer, pin: &str) {
     s.click("#nav-settings").await;
     s.find("#enrol-form").await;
@@ -101,7 +93,7 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
 
     let nurse_data = dir.path().join("nurse");
     let s = Session::start(&nurse_data).await;
-    set_up(&s, "Nurse Jackie", NURSE_PASS).await;
+    s.set_up("Nurse Jackie", NURSE_PASS).await;
 
     // Enrolment: the pin is shown in groups to compare; a server showing
     // another key is refused and nothing is enrolled.
@@ -216,7 +208,7 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
     );
     let recipient_data = dir.path().join("recipient");
     let r = Session::start(&recipient_data).await;
-    set_up(&r, "Anna Smith", RECIPIENT_PASS).await;
+    r.set_up("Anna Smith", RECIPIENT_PASS).await;
     enrol(&r, &server, &server.pin).await;
     r.find("#enrolment").await;
     r.click("#nav-inbox").await;

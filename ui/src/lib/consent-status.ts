@@ -1,5 +1,21 @@
 import type { Consent } from './bindings/Consent'
 
+/** A consent level as the screens name it. */
+export const LEVEL_TEXT: Record<string, string> = {
+  record: 'Clinical record only',
+  care: 'Sharing for care',
+  teaching: 'Teaching',
+  publication: 'Publication',
+}
+
+/** Who gave consent, as the screens name them. */
+export const GIVER_TEXT: Record<string, string> = {
+  patient: 'the patient',
+  parent: 'a person with parental responsibility',
+  attorney: 'an attorney',
+  'best-interests': 'best-interests decision',
+}
+
 export type ConsentSummary = { tag: 'green' | 'grey' | 'red' | 'orange'; text: string }
 
 /** Whether a consent is in force on `today` (YYYY-MM-DD). */

@@ -481,6 +481,59 @@ fn the_gate_blocks_when_the_team_leaves_the_directory_or_a_photo_fails_verificat
 }
 
 #[test]
+fn the_gate_blocks_a_photo_above_the_teams_limit_and_clears_when_the_limit_allows_it() {
+    let mut w = world();
+    care_consent(&mut w);
+    let r = draft(&mut w);
+    queue(&mut w.store, &w.nurse, &r.id).expect("queue");
+    let sizes: Vec<i64> = w
+        .photos
+        .iter()
+        .map(|id| {
+            w.store
+                .conn()
+                .query_row(
+                    "SELECT length(bytes) FROM media_content WHERE media_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .expect("size")
+        })
+        .collect();
+    let largest = sizes.iter().copied().max().expect("photos") as u64;
+    let limited = |limit: u64| {
+        let mut t = team("tv", "Tissue Viability", true);
+        t.max_file_bytes = Some(limit);
+        t
+    };
+    directory::store_fetched(
+        &mut w.store,
+        &signed(&server_key(), 4, vec![limited(largest - 1)]),
+    )
+    .expect("limited directory");
+    let outcome = gate(&w.store, &r.id, TODAY).expect("gate");
+    assert_eq!(codes(&outcome), ["referral.file_too_large"]);
+    let GateOutcome::Blocked(blocks) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        blocks[0].message.contains("smaller copy"),
+        "{}",
+        blocks[0].message
+    );
+
+    directory::store_fetched(
+        &mut w.store,
+        &signed(&server_key(), 5, vec![limited(largest)]),
+    )
+    .expect("limit at the largest photo");
+    assert!(matches!(
+        gate(&w.store, &r.id, TODAY).expect("gate"),
+        GateOutcome::Clear(_)
+    ));
+}
+
+#[test]
 fn a_photo_changed_into_another_valid_picture_is_blocked_by_its_import_hash() {
     let mut w = world();
     care_consent(&mut w);
