@@ -2,7 +2,7 @@
 # run.sh — sync throughput and client memory: N (default 200) distinct
 # ~4 MB JPEGs, in referrals of 10, sent by one `clinshare sync` pass to the
 # real `clinshare-server` over loopback TLS (pinned key, signed requests,
-# 1 MiB chunks). The pass includes the send-time gate (each photo re-read
+# 4 MiB chunks). The pass includes the send-time gate (each photo re-read
 # from the encrypted store and verified again) and the server's own checks.
 # Prints MB/s and the client's peak resident memory. Release build.
 # Needs a Secret Service session (scripts/bench.sh provides one),
