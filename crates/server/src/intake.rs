@@ -272,7 +272,15 @@ pub async fn withdraw_consent(
     ApiJson(req): ApiJson<ConsentWithdrawal>,
 ) -> Result<Json<ReferralStatus>, ApiError> {
     let user = caller.user()?;
-    let r = own_referral(&state, user, &id).await?;
+    // The sender, or any clinician signed in on the laptop that sent it:
+    // consent is recorded (and withdrawn) on that laptop, and a withdrawal
+    // must reach the server whoever is signed in when it next syncs.
+    let r = state
+        .store
+        .referral(&id)
+        .await?
+        .filter(|r| r.sender_user_id == user.id || r.sender_device_id == caller.device_id)
+        .ok_or(ApiError::NotFound)?;
     let reason = req.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::BadRequest("give the reason for the withdrawal"));

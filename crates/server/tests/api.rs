@@ -659,7 +659,8 @@ async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Ser
         StatusCode::OK
     );
 
-    // Only the sender can report it.
+    // Only the sender's laptop can report it (another laptop gets nothing,
+    // not even whether the referral exists) ...
     let w = serde_json::json!({"reason": "Patient asked for the photos not to be shared."});
     assert_eq!(
         s.send(bob.post_json(&format!("/v1/referrals/{id}/consent-withdrawal"), &w))
@@ -667,8 +668,16 @@ async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Ser
             .status(),
         StatusCode::NOT_FOUND
     );
+    // ... whoever is signed in on it: here a colleague on alice's laptop.
+    let mut colleague = Client {
+        key: alice.key.clone(),
+        device_id: alice.device_id.clone(),
+        token: None,
+    };
+    let (status, _) = colleague.sign_in(&s, "carol", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
     let (status, body) = json(
-        s.send(alice.post_json(&format!("/v1/referrals/{id}/consent-withdrawal"), &w))
+        s.send(colleague.post_json(&format!("/v1/referrals/{id}/consent-withdrawal"), &w))
             .await,
     )
     .await;
