@@ -66,10 +66,28 @@ pub fn add_user(data: &Path, name: &str, team: &str, password: &str) {
 impl ApprovedServer {
     /// Serve `data` with its generated certificate on a free loopback port.
     pub fn start(data: &Path) -> ApprovedServer {
+        Self::start_at(data, "127.0.0.1:0")
+    }
+
+    /// Stop serving (the data directory stays): the laptop is offline.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Serve again on the same address, with the same key.
+    pub fn restart(&mut self) {
+        self.stop();
+        let addr = self.url.trim_start_matches("https://").to_owned();
+        let data = self.data.clone();
+        *self = Self::start_at(&data, &addr);
+    }
+
+    fn start_at(data: &Path, listen: &str) -> ApprovedServer {
         let mut child = binary()
             .arg("--data-dir")
             .arg(data)
-            .args(["--json", "serve", "--listen", "127.0.0.1:0"])
+            .args(["--json", "serve", "--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -109,6 +127,26 @@ impl ApprovedServer {
             })
             .unwrap_or_default();
         found.sort();
+        found
+    }
+}
+
+impl ApprovedServer {
+    /// Every file under the server's blob folder, partial uploads included:
+    /// empty when no byte of any photo reached it.
+    pub fn files_received(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![self.data.join("blobs")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    found.push(p);
+                }
+            }
+        }
         found
     }
 }
