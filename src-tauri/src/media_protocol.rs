@@ -15,26 +15,27 @@ use crate::AppState;
 
 pub const SCHEME: &str = "media";
 
-enum Size {
+enum Picture {
     Thumbnail,
     Full,
-    /// A photo of a received referral: (referral id, SHA-256).
+    /// A photo of a received referral, by referral id (the SHA-256 is
+    /// the id beside it).
     Inbox(String),
 }
 
 /// Answer one request (called off the main thread).
 pub fn respond(app: &AppHandle, request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
-    let Some((size, id)) = parse(request.uri().path()) else {
+    let Some((picture, id)) = parse(request.uri().path()) else {
         return empty(StatusCode::NOT_FOUND);
     };
     let state = app.state::<AppState>();
     // Thumbnails (the many small requests of a gallery) are always JPEG:
     // only a full picture needs its format looked up.
-    let found = state.as_clinician(|store, actor| match size {
-        Size::Thumbnail => Ok(media::thumbnail(store, &id)
+    let found = state.as_clinician(|store, actor| match picture {
+        Picture::Thumbnail => Ok(media::thumbnail(store, &id)
             .map_err(ipc)?
             .map(|b| (b, "image/jpeg"))),
-        Size::Full => {
+        Picture::Full => {
             let mime = media::format_of(store, &id)
                 .map_err(ipc)?
                 .map(|f| mime_of(&f));
@@ -42,7 +43,7 @@ pub fn respond(app: &AppHandle, request: &Request<Vec<u8>>) -> Response<Vec<u8>>
             Ok(bytes.zip(mime))
         }
         // Downloaded and checked when the referral was opened (audited then).
-        Size::Inbox(referral) => Ok(inbox::cached_with_format(store, &referral, &id)
+        Picture::Inbox(referral) => Ok(inbox::cached_with_format(store, &referral, &id)
             .map_err(ipc)?
             .map(|(bytes, format)| (bytes, mime_of(&format)))),
     });
@@ -64,19 +65,19 @@ fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn parse(path: &str) -> Option<(Size, String)> {
-    let (size, id) = path.trim_start_matches('/').split_once('/')?;
-    if size == "inbox" {
+fn parse(path: &str) -> Option<(Picture, String)> {
+    let (kind, id) = path.trim_start_matches('/').split_once('/')?;
+    if kind == "inbox" {
         let (referral, sha256) = id.split_once('/')?;
         return (is_hex(referral, 32) && is_hex(sha256, 64))
-            .then(|| (Size::Inbox(referral.to_owned()), sha256.to_owned()));
+            .then(|| (Picture::Inbox(referral.to_owned()), sha256.to_owned()));
     }
-    let size = match size {
-        "thumb" => Size::Thumbnail,
-        "full" => Size::Full,
+    let picture = match kind {
+        "thumb" => Picture::Thumbnail,
+        "full" => Picture::Full,
         _ => return None,
     };
-    is_hex(id, 32).then(|| (size, id.to_owned()))
+    is_hex(id, 32).then(|| (picture, id.to_owned()))
 }
 
 fn mime_of(format: &str) -> &'static str {

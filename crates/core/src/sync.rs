@@ -12,7 +12,7 @@ mod send;
 
 pub use client::Client;
 pub use progress::{quiet, Observer, ProgressState, SyncProgress};
-pub use send::{connect, enrol, refresh_directory, sync_on_own_connection, sync_pass, SyncReport};
+pub use send::{connect, enrol, refresh_directory, sync_pass, SyncReport};
 
 use crate::directory::DirectoryError;
 use crate::error::{ErrorClass, ErrorCode};

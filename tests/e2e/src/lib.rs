@@ -230,6 +230,37 @@ impl Session {
         self.find("#add-patient").await;
     }
 
+    /// Settings → Approved server: enrol with `server`'s address, a fresh
+    /// one-time code and `pin` (the server's own, or a wrong one).
+    pub async fn enrol(&self, server: &server::ApprovedServer, pin: &str) {
+        self.click("#nav-settings").await;
+        self.find("#enrol-form").await;
+        self.execute(
+            "document.getElementById('enrol-url').value = ''; return true",
+            vec![],
+        )
+        .await;
+        self.type_into("#enrol-url", &server.url).await;
+        self.type_into("#enrol-code", &server.enrol_code()).await;
+        self.type_into("#enrol-pin", pin).await;
+        self.click("#enrol-submit").await;
+    }
+
+    /// Add Jane Doe (NHS 943 476 5919, born 15/04/1972) from the patient
+    /// list; her page shows.
+    pub async fn add_jane_doe(&self) {
+        self.click("#nav-patients").await;
+        self.click("#add-patient").await;
+        self.type_into("#patient-identifier", "943 476 5919").await;
+        self.type_into("#patient-identifier-again", "9434765919")
+            .await;
+        self.type_into("#patient-family", "Doe").await;
+        self.type_into("#patient-given", "Jane").await;
+        self.type_into("#patient-dob", "15/04/1972").await;
+        self.click("#patient-submit").await;
+        self.find("#patient-heading").await;
+    }
+
     /// Drag the gallery item matching `from` onto the element matching
     /// `to` with the page's own HTML drag-and-drop events (a `DataTransfer`
     /// filled by the page's `dragstart` handler): WebDriver has no way to

@@ -64,6 +64,31 @@ pub fn add_user(data: &Path, name: &str, team: &str, password: &str) {
 }
 
 impl ApprovedServer {
+    /// A server for a district nursing team sending to Tissue Viability,
+    /// both of NHS Lanarkshire, with `nurse` (password `password`) in the
+    /// nursing team; served on a free loopback port.
+    pub fn for_district_nurses(data: &Path, nurse: &str, password: &str) -> ApprovedServer {
+        admin(
+            data,
+            &["team", "add", "District Nurses", "--org", "NHS Lanarkshire"],
+            "",
+        );
+        admin(
+            data,
+            &[
+                "team",
+                "add",
+                "Tissue Viability",
+                "--org",
+                "NHS Lanarkshire",
+                "--accepts-referrals",
+            ],
+            "",
+        );
+        add_user(data, nurse, "District Nurses", password);
+        Self::start(data)
+    }
+
     /// Serve `data` with its generated certificate on a free loopback port.
     pub fn start(data: &Path) -> ApprovedServer {
         Self::start_at(data, "127.0.0.1:0")

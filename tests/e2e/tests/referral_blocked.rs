@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clinshare_e2e::server::{add_user, admin, ApprovedServer};
+use clinshare_e2e::server::ApprovedServer;
 use clinshare_e2e::Session;
 
 const PASS: &str = "correct horse battery staple";
@@ -35,53 +35,18 @@ async fn outbox_state(s: &Session) -> String {
 async fn queued_offline_then_consent_withdrawn_is_blocked_and_nothing_reaches_the_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server_data = dir.path().join("server");
-    admin(
-        &server_data,
-        &["team", "add", "District Nurses", "--org", "NHS Lanarkshire"],
-        "",
-    );
-    admin(
-        &server_data,
-        &[
-            "team",
-            "add",
-            "Tissue Viability",
-            "--org",
-            "NHS Lanarkshire",
-            "--accepts-referrals",
-        ],
-        "",
-    );
-    add_user(&server_data, "Nurse Jackie", "District Nurses", PASS);
-    let mut server = ApprovedServer::start(&server_data);
+    let mut server = ApprovedServer::for_district_nurses(&server_data, "Nurse Jackie", PASS);
 
     let s = Session::start(&dir.path().join("nurse")).await;
     s.set_up("Nurse Jackie", PASS).await;
-    s.click("#nav-settings").await;
-    s.execute(
-        "document.getElementById('enrol-url').value = ''; return true",
-        vec![],
-    )
-    .await;
-    s.type_into("#enrol-url", &server.url).await;
-    s.type_into("#enrol-code", &server.enrol_code()).await;
-    s.type_into("#enrol-pin", &server.pin).await;
-    s.click("#enrol-submit").await;
+    s.enrol(&server, &server.pin).await;
     s.wait_until(
         "the directory",
         "const d = document.getElementById('directory-age'); return !!d && d.textContent.includes('Version')",
     )
     .await;
 
-    s.click("#nav-patients").await;
-    s.click("#add-patient").await;
-    s.type_into("#patient-identifier", "943 476 5919").await;
-    s.type_into("#patient-identifier-again", "9434765919").await;
-    s.type_into("#patient-family", "Doe").await;
-    s.type_into("#patient-given", "Jane").await;
-    s.type_into("#patient-dob", "15/04/1972").await;
-    s.click("#patient-submit").await;
-    s.find("#patient-heading").await;
+    s.add_jane_doe().await;
     s.drop_files(
         ".app-patient-banner",
         &[fixture("dn_Sony_Cybershot_5.jpg").as_path()],

@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use clinshare_e2e::server::{add_user, admin, ApprovedServer};
-use clinshare_e2e::{plaintext_in, Session, NEEDS_WINDOW};
+use clinshare_e2e::server::{add_user, ApprovedServer};
+use clinshare_e2e::{plaintext_in, Session};
 
 const NURSE_PASS: &str = "correct horse battery staple";
 const RECIPIENT_PASS: &str = "tissue viability consultant passphrase";
@@ -21,20 +21,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
         .canonicalize()
         .expect("fixture")
-}
-
-async fn enrol(s: &Session, server: &ApprovedServer, pin: &str) {
-    s.click("#nav-settings").await;
-    s.find("#enrol-form").await;
-    s.execute(
-        "document.getElementById('enrol-url').value = ''; return true",
-        vec![],
-    )
-    .await;
-    s.type_into("#enrol-url", &server.url).await;
-    s.type_into("#enrol-code", &server.enrol_code()).await;
-    s.type_into("#enrol-pin", pin).await;
-    s.click("#enrol-submit").await;
 }
 
 /// Wait (up to a minute) until the patient page shows the first referral
@@ -68,28 +54,9 @@ async fn state_of_first_referral(s: &Session) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and a Secret Service session (scripts/test.sh)"]
 async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
-    let _ = NEEDS_WINDOW;
     let dir = tempfile::tempdir().expect("tempdir");
     let server_data = dir.path().join("server");
-    admin(
-        &server_data,
-        &["team", "add", "District Nurses", "--org", "NHS Lanarkshire"],
-        "",
-    );
-    admin(
-        &server_data,
-        &[
-            "team",
-            "add",
-            "Tissue Viability",
-            "--org",
-            "NHS Lanarkshire",
-            "--accepts-referrals",
-        ],
-        "",
-    );
-    add_user(&server_data, "Nurse Jackie", "District Nurses", NURSE_PASS);
-    let server = ApprovedServer::start(&server_data);
+    let server = ApprovedServer::for_district_nurses(&server_data, "Nurse Jackie", NURSE_PASS);
 
     let nurse_data = dir.path().join("nurse");
     let s = Session::start(&nurse_data).await;
@@ -97,12 +64,12 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
 
     // Enrolment: the pin is shown in groups to compare; a server showing
     // another key is refused and nothing is enrolled.
-    enrol(&s, &server, &"0".repeat(64)).await;
+    s.enrol(&server, &"0".repeat(64)).await;
     let refused = s.text("#enrol-error").await;
     assert!(refused.contains("did not present the key"), "{refused}");
     assert!(s.text("#enrol-pin-groups").await.contains("0000 0000"));
     s.assert_accessible("enrolment, refused").await;
-    enrol(&s, &server, &server.pin).await;
+    s.enrol(&server, &server.pin).await;
     s.find("#enrolment").await;
     s.wait_until(
         "the directory fetched in the background",
@@ -113,15 +80,7 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
     s.screenshot("referral-01-enrolled").await;
 
     // The patient, two photos and consent to share with Tissue Viability.
-    s.click("#nav-patients").await;
-    s.click("#add-patient").await;
-    s.type_into("#patient-identifier", "943 476 5919").await;
-    s.type_into("#patient-identifier-again", "9434765919").await;
-    s.type_into("#patient-family", "Doe").await;
-    s.type_into("#patient-given", "Jane").await;
-    s.type_into("#patient-dob", "15/04/1972").await;
-    s.click("#patient-submit").await;
-    s.find("#patient-heading").await;
+    s.add_jane_doe().await;
     let photos = [fixture("dn_Sony_Cybershot_5.jpg")];
     let refs: Vec<&Path> = photos.iter().map(PathBuf::as_path).collect();
     s.drop_files(".app-patient-banner", &refs).await;
@@ -209,7 +168,7 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
     let recipient_data = dir.path().join("recipient");
     let r = Session::start(&recipient_data).await;
     r.set_up("Anna Smith", RECIPIENT_PASS).await;
-    enrol(&r, &server, &server.pin).await;
+    r.enrol(&server, &server.pin).await;
     r.find("#enrolment").await;
     r.click("#nav-inbox").await;
     r.click("#inbox-list [data-state=delivered] button").await;

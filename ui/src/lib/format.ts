@@ -42,7 +42,16 @@ export function isoFromTyped(typed: string): string | null {
 
 /** Pictures are served by the shell's `media:` scheme, never as files. */
 export function mediaUrl(size: 'thumb' | 'full', id: string): string {
+  return mediaPath(`${size}/${id}`)
+}
+
+/** A photo of a received referral, kept in the store when it was opened. */
+export function inboxPhotoUrl(referralId: string, sha256: string): string {
+  return mediaPath(`inbox/${referralId}/${sha256}`)
+}
+
+function mediaPath(path: string): string {
   // WebView2 on Windows reaches custom schemes as http://<scheme>.localhost.
   const windows = typeof navigator !== 'undefined' && navigator.userAgent.includes('Windows')
-  return windows ? `http://media.localhost/${size}/${id}` : `media://localhost/${size}/${id}`
+  return windows ? `http://media.localhost/${path}` : `media://localhost/${path}`
 }

@@ -139,6 +139,10 @@ fn draft(w: &mut World) -> Referral {
 }
 
 fn care_consent(w: &mut World) -> i64 {
+    care_consent_for(w, "Tissue Viability")
+}
+
+fn care_consent_for(w: &mut World, team: &str) -> i64 {
     consent::record(
         &mut w.store,
         &w.nurse,
@@ -150,7 +154,7 @@ fn care_consent(w: &mut World) -> i64 {
             method: ConsentMethod::Verbal,
             evidence_media_id: None,
             signature_svg: None,
-            recipient_team: Some("Tissue Viability".into()),
+            recipient_team: Some(team.into()),
             expires_on: None,
             media_ids: vec![],
         },
@@ -623,24 +627,7 @@ fn a_consent_for_another_team_leaves_no_notice_on_the_referral() {
     care_consent(&mut w);
     let r = draft(&mut w);
     deliver(&mut w, &r.id);
-    let other = consent::record(
-        &mut w.store,
-        &w.nurse,
-        NewConsent {
-            patient_id: w.patient,
-            level: ConsentLevel::Care,
-            given_by: GivenBy::Patient,
-            reason: None,
-            method: ConsentMethod::Verbal,
-            evidence_media_id: None,
-            signature_svg: None,
-            recipient_team: Some("Dermatology".into()),
-            expires_on: None,
-            media_ids: vec![],
-        },
-    )
-    .expect("consent")
-    .id;
+    let other = care_consent_for(&mut w, "Dermatology");
     consent::withdraw(&mut w.store, &w.nurse, other, "Not needed").expect("withdraw");
     assert!(get(&w.store, &r.id)
         .expect("get")
@@ -751,7 +738,6 @@ fn retention_zero_purges_at_once_but_never_a_photo_still_waiting_in_another_refe
 fn the_sync_pass_and_the_inbox_can_run_as_background_tasks() {
     fn assert_send<T: Send>(_: &T) {}
     let mut w = world();
-    let dir = w.store.data_dir().to_owned();
     let client = crate::sync::Client::new(
         "https://127.0.0.1:9",
         &"ab".repeat(32),
@@ -759,15 +745,7 @@ fn the_sync_pass_and_the_inbox_can_run_as_background_tasks() {
         Some("dev-1".into()),
     )
     .expect("client");
-    let vault = crate::test_support::MemoryVault::default();
-    let fut = crate::sync::sync_on_own_connection(
-        &dir,
-        &vault,
-        &client,
-        &w.nurse,
-        TODAY,
-        &crate::sync::quiet,
-    );
+    let fut = crate::sync::sync_pass(&mut w.store, &client, &w.nurse, TODAY, &crate::sync::quiet);
     assert_send(&fut);
     drop(fut);
     // The inbox calls too, so the app can run them off the screen's thread.

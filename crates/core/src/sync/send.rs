@@ -127,7 +127,7 @@ const WITHDRAWAL_REASON: &str = "Consent withdrawn; recorded on the sending lapt
 ///
 /// `progress` hears about every referral as it goes. The pass holds
 /// `store` across network waits: the app gives it a connection of its own
-/// (see [`sync_on_own_connection`]).
+/// (`Store::open` again, on its outbox thread).
 pub async fn sync_pass(
     store: &mut Store,
     client: &Client,
@@ -213,22 +213,6 @@ pub async fn sync_pass(
     }
     report.purged = retention::purge_expired(store, actor, time::OffsetDateTime::now_utc())?;
     Ok(report)
-}
-
-/// [`sync_pass`] on a store connection of its own, opened here and closed
-/// at the end, so the screen's connection is never held across network
-/// waits. The store is in WAL mode: the screen keeps reading and writing
-/// while this runs (each of the pass's writes is a short transaction).
-pub async fn sync_on_own_connection(
-    data_dir: &std::path::Path,
-    vault: &(dyn KeyVault + Sync),
-    client: &Client,
-    actor: &Actor,
-    today: time::Date,
-    progress: Observer<'_>,
-) -> Result<SyncReport, SyncError> {
-    let mut store = Store::open(data_dir, vault)?;
-    sync_pass(&mut store, client, actor, today, progress).await
 }
 
 /// Post pending consent-withdrawal notices (signed, retried), each
