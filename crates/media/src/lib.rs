@@ -36,7 +36,7 @@ pub use limits::Limits;
 pub use report::{CaptureTime, CaptureTimeSource, Removed, RemovedKind, Sanitised};
 pub use sniff::sniff;
 pub use thumbnail::{thumbnail, thumbnail_with_limits, PREVIEW_PX, THUMBNAIL_PX};
-pub use verify::{verify, verify_with_limits, Verification, VerifiedInfo};
+pub use verify::{verify, verify_structure, verify_with_limits, Verification, VerifiedInfo};
 
 use sha2::{Digest, Sha256};
 

@@ -31,13 +31,13 @@ pub struct VerifiedInfo {
 #[serde(rename_all = "snake_case")]
 pub enum Verification {
     /// Also decode every pixel (JPEG, PNG, WebP) and compare the size. The
-    /// default, and what the server runs on uploads.
+    /// default, and what the sanitiser runs on everything it writes.
     #[default]
     Full,
     /// Check structure, metadata and the decoder's view of the header only.
     /// The coded picture is copied byte for byte, so a full decode mostly
-    /// re-proves the input was decodable; bulk tools may choose this for
-    /// speed.
+    /// re-proves the input was decodable; the send-time gate and the
+    /// server run this ([`verify_structure`]), bulk tools may choose it.
     Structure,
 }
 
@@ -53,6 +53,15 @@ pub fn verify_with_limits(
     limits: &Limits,
 ) -> Result<VerifiedInfo, MediaError> {
     verify_inner(bytes, format, limits, Verification::Full)
+}
+
+/// Proves `bytes` is a clean file of `format` (the structural walk and the
+/// independent EXIF reader) without decoding the pixels. For checks after
+/// the sanitiser (which decodes everything it writes): a photo leaving the
+/// store, whose hash ties it to what was decoded at import, and an upload
+/// reaching the server, whose question is whether metadata remains.
+pub fn verify_structure(bytes: &[u8], format: Format) -> Result<VerifiedInfo, MediaError> {
+    verify_inner(bytes, format, &Limits::default(), Verification::Structure)
 }
 
 pub(crate) fn verify_inner(
