@@ -21,6 +21,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 pub use error::StoreError;
+pub(crate) use key::CipherSettings;
 use key::{StoreKey, SALT_LEN};
 
 use crate::error::IpcError;
@@ -29,7 +30,8 @@ use crate::paths::store_file;
 
 /// The first bytes of every unencrypted SQLite database.
 const PLAINTEXT_HEADER: &[u8; 16] = b"SQLite format 3\0";
-/// SQLCipher 4's default page size: an encrypted store is a whole number of pages.
+/// The smallest page size of any store (SQLCipher 4's default): an
+/// encrypted store is a whole number of pages.
 const PAGE_SIZE: u64 = 4096;
 
 /// An open, decrypted, migrated store.
@@ -37,6 +39,9 @@ pub struct Store {
     conn: Connection,
     data_dir: PathBuf,
     db_path: PathBuf,
+    /// Kept (zeroed on drop) to open [`Store::another_connection`]; the
+    /// open connection holds the same key anyway.
+    key: StoreKey,
 }
 
 /// Where the store is and whether it could be opened; what the first screen
@@ -74,6 +79,16 @@ impl Store {
     /// Create a new store in `data_dir`. Refuses when a store, or a keyring
     /// entry for one, already exists there.
     pub fn create(data_dir: &Path, vault: &dyn KeyVault) -> Result<Store, StoreError> {
+        Self::create_with(data_dir, vault, CipherSettings::LargePagesSha256)
+    }
+
+    /// [`Store::create`] with the given cipher settings (tests make stores
+    /// as earlier versions did).
+    pub(crate) fn create_with(
+        data_dir: &Path,
+        vault: &dyn KeyVault,
+        settings: CipherSettings,
+    ) -> Result<Store, StoreError> {
         create_private_dir(data_dir)?;
         let data_dir = absolute(data_dir);
         let db_path = store_file(&data_dir);
@@ -85,7 +100,7 @@ impl Store {
             return Err(StoreError::StoreFileMissing { location: db_path });
         }
 
-        let key = StoreKey::generate()?;
+        let key = StoreKey::generate(settings)?;
         vault.save(&account, &key.to_secret())?;
 
         let created = (|| {
@@ -106,6 +121,7 @@ impl Store {
                 conn,
                 data_dir,
                 db_path,
+                key,
             }),
             Err(e) => {
                 // Nothing of value is in a half-created store: remove it and
@@ -154,6 +170,9 @@ impl Store {
         if key.salt() != &header.first16 {
             return Err(StoreError::KeyMismatch { location: db_path });
         }
+        if header.len % key.settings().page_size() != 0 {
+            return Err(damaged(&db_path, "the file is truncated"));
+        }
 
         let mut conn = Connection::open_with_flags(&db_path, open_flags())?;
         unlock(&conn, &key)?;
@@ -170,6 +189,21 @@ impl Store {
             conn,
             data_dir,
             db_path,
+            key,
+        })
+    }
+
+    /// A second connection to this store, for work on another thread
+    /// (reading the next referral's photos while this one uploads).
+    pub fn another_connection(&self) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(&self.db_path, open_flags())?;
+        unlock(&conn, &self.key)?;
+        configure(&conn).map_err(|e| reclassify(e, &self.db_path))?;
+        Ok(Store {
+            conn,
+            data_dir: self.data_dir.clone(),
+            db_path: self.db_path.clone(),
+            key: self.key.clone(),
         })
     }
 

@@ -55,6 +55,56 @@ fn created_store_reopens_encrypted_at_the_latest_schema() {
     store.check_integrity().expect("intact");
 }
 
+fn page_settings(store: &Store) -> (i64, String) {
+    let conn = store.conn();
+    // SQLCipher answers `page_size` itself, as text.
+    let page: String = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .expect("page size");
+    let page: i64 = page.parse().expect("a number");
+    let hmac: String = conn
+        .query_row("PRAGMA cipher_hmac_algorithm", [], |r| r.get(0))
+        .expect("hmac");
+    (page, hmac)
+}
+
+#[test]
+fn a_new_store_has_large_pages_and_hmac_sha256() {
+    let (dir, vault) = new_store();
+    let store = Store::open(dir.path(), &vault).expect("reopen");
+    assert_eq!(page_settings(&store), (16384, "HMAC_SHA256".to_owned()));
+    let len = fs::metadata(store.location()).expect("stat").len();
+    assert_eq!(len % 16384, 0);
+    // A second connection (the outbox's readers) opens it the same way.
+    let other = store.another_connection().expect("second connection");
+    assert_eq!(page_settings(&other), (16384, "HMAC_SHA256".to_owned()));
+    other.check_integrity().expect("intact");
+}
+
+#[test]
+fn a_store_made_with_sqlcipher_defaults_still_opens_with_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = MemoryVault::default();
+    let store = Store::create_with(dir.path(), &vault, CipherSettings::Sqlcipher4Defaults)
+        .expect("create as version 1 did");
+    let id: String = store
+        .conn()
+        .query_row("SELECT store_id FROM store_meta", [], |r| r.get(0))
+        .expect("id");
+    drop(store);
+    let account = Store::keyring_account(dir.path());
+    let secret = vault.load(&account).expect("vault").expect("secret");
+    assert!(secret.contains(r#""v":1"#), "recorded as version 1");
+    let store = Store::open(dir.path(), &vault).expect("reopens");
+    assert_eq!(page_settings(&store), (4096, "HMAC_SHA512".to_owned()));
+    let again: String = store
+        .conn()
+        .query_row("SELECT store_id FROM store_meta", [], |r| r.get(0))
+        .expect("id");
+    assert_eq!(again, id);
+    store.check_integrity().expect("intact");
+}
+
 #[test]
 fn store_file_holds_no_key_material() {
     let (dir, vault) = new_store();
@@ -180,11 +230,9 @@ fn corrupt_inner_page_is_found() {
     let (dir, vault) = new_store();
     let db = store_file(dir.path());
     let mut bytes = fs::read(&db).expect("read");
-    assert!(
-        bytes.len() >= 3 * PAGE_SIZE as usize,
-        "store has several pages"
-    );
-    let at = 2 * PAGE_SIZE as usize + 50;
+    let page = CipherSettings::LargePagesSha256.page_size() as usize;
+    assert!(bytes.len() >= 3 * page, "store has several pages");
+    let at = 2 * page + 50;
     bytes[at] ^= 0xff;
     fs::write(&db, &bytes).expect("corrupt");
     let found = match Store::open(dir.path(), &vault) {
