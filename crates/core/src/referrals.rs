@@ -521,6 +521,17 @@ fn block(code: &str, message: impl Into<String>, media_id: Option<&str>) -> Bloc
 /// confirmation; each photo still in the store and passing the media
 /// verifier again. (The pinned server key is checked by the transport.)
 pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, ReferralError> {
+    gate_keeping(store, id, today, &mut |_| {})
+}
+
+/// [`gate`], handing each photo's checked bytes to `keep` (in the
+/// referral's order) so that sending reads the store once.
+fn gate_keeping(
+    store: &Store,
+    id: &str,
+    today: Date,
+    keep: &mut dyn FnMut(Vec<u8>),
+) -> Result<GateOutcome, ReferralError> {
     let r = get(store, id)?.ok_or(ReferralError::UnknownReferral)?;
     let mut blocks = Vec::new();
     // Queueing records who confirmed and when, together.
@@ -580,7 +591,7 @@ pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, Referra
         match media_item(store, m) {
             // The team's own limit, from the signed directory: the server
             // would refuse the file, so say so here, before anything goes.
-            Ok(item)
+            Ok((item, _))
                 if team
                     .as_ref()
                     .and_then(|t| t.max_file_bytes)
@@ -595,7 +606,10 @@ pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, Referra
                     Some(m),
                 ));
             }
-            Ok(item) => media.push(item),
+            Ok((item, bytes)) => {
+                media.push(item);
+                keep(bytes);
+            }
             Err(b) => blocks.push(b),
         }
     }
@@ -651,8 +665,9 @@ pub fn gate(store: &Store, id: &str, today: Date) -> Result<GateOutcome, Referra
     })))
 }
 
-/// One photo as the manifest lists it, after the verifier passed it again.
-fn media_item(store: &Store, media_id: &str) -> Result<MediaItem, Block> {
+/// One photo as the manifest lists it, after the verifier passed it again
+/// (metadata) and its hash matched the one recorded at import (pixels).
+fn media_item(store: &Store, media_id: &str) -> Result<(MediaItem, Vec<u8>), Block> {
     let row: Option<(Vec<u8>, String)> = store
         .conn()
         .query_row(
@@ -671,8 +686,10 @@ fn media_item(store: &Store, media_id: &str) -> Result<MediaItem, Block> {
             Some(media_id),
         ));
     };
-    let checked =
-        clinshare_media::sniff(&bytes).and_then(|f| clinshare_media::verify(&bytes, f).map(|_| f));
+    // Metadata is re-proved here; the pixels were decoded by the sanitiser
+    // at import, and the hash check below proves these are those bytes.
+    let checked = clinshare_media::sniff(&bytes)
+        .and_then(|f| clinshare_media::verify_structure(&bytes, f).map(|_| f));
     let format = match checked {
         Ok(f) => f,
         Err(e) => {
@@ -721,13 +738,14 @@ fn media_item(store: &Store, media_id: &str) -> Result<MediaItem, Block> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap_or((None, None));
-    Ok(MediaItem {
+    let item = MediaItem {
         sha256,
         size: bytes.len() as u64,
         format,
         body_site,
         captured_at,
-    })
+    };
+    Ok((item, bytes))
 }
 
 /// Move a referral along the outbox (for the sender): `reasons` are kept
@@ -838,18 +856,6 @@ pub(crate) fn awaiting_acknowledgement(
     Ok(rows)
 }
 
-/// The sanitised bytes of each photo of a referral, in order.
-pub(crate) fn media_bytes(store: &Store, id: &str) -> Result<Vec<Vec<u8>>, ReferralError> {
-    let mut stmt = store.conn().prepare(
-        "SELECT c.bytes FROM referral_media m JOIN media_content c ON c.media_id = m.media_id \
-         WHERE m.referral_id = ?1 ORDER BY m.position",
-    )?;
-    let rows = stmt
-        .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?;
-    Ok(rows)
-}
-
 /// Put referrals a killed pass left in `sending` back in the queue.
 pub(crate) fn requeue_interrupted(store: &mut Store) -> Result<usize, ReferralError> {
     let tx = store
@@ -881,35 +887,80 @@ pub fn recheck_outbox(
     };
     let mut clear = Vec::new();
     for id in waiting {
-        let outcome = gate(store, &id, today)?;
-        let tx = store
-            .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let state: String =
-            tx.query_row("SELECT state FROM referrals WHERE id = ?1", [&id], |r| {
-                r.get(0)
-            })?;
-        match outcome {
-            GateOutcome::Blocked(blocks) => {
-                if state == "blocked" {
-                    tx.execute(
-                        "UPDATE referrals SET blocked_reasons = ?1 WHERE id = ?2",
-                        rusqlite::params![reasons_json(&blocks), id],
-                    )?;
-                } else {
-                    transition(&tx, &id, ReferralState::Blocked, Some(&blocks))?;
-                }
-            }
-            GateOutcome::Clear(manifest) => {
-                if state == "blocked" {
-                    transition(&tx, &id, ReferralState::Queued, None)?;
-                }
-                clear.push((id.clone(), *manifest));
-            }
+        if let GateOutcome::Clear(manifest) = apply_gate(store, &id, today, &mut |_| {})? {
+            clear.push((id, *manifest));
         }
-        tx.commit()?;
     }
     Ok(clear)
+}
+
+/// The referrals the outbox holds (queued or blocked), oldest first, with
+/// their photos' total size.
+pub(crate) fn outbox(store: &Store) -> Result<Vec<(String, u64)>, ReferralError> {
+    let mut stmt = store.conn().prepare(
+        "SELECT r.id, coalesce(sum(md.size), 0) FROM referrals r \
+         LEFT JOIN referral_media m ON m.referral_id = r.id \
+         LEFT JOIN media md ON md.id = m.media_id \
+         WHERE r.state IN ('queued', 'blocked') GROUP BY r.id ORDER BY r.created_at",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, size)| (id, u64::try_from(size).unwrap_or(0)))
+        .collect())
+}
+
+/// The gate for one referral about to be sent, its outcome recorded: a
+/// failing referral is blocked with its reasons, a blocked one that now
+/// passes is queued again. A clear one comes with its photos' bytes, read
+/// from the store once for both the check and the upload.
+pub(crate) fn gate_for_sending(
+    store: &mut Store,
+    id: &str,
+    today: Date,
+) -> Result<(GateOutcome, Vec<Vec<u8>>), ReferralError> {
+    let mut files = Vec::new();
+    let outcome = apply_gate(store, id, today, &mut |b| files.push(b))?;
+    if matches!(outcome, GateOutcome::Blocked(_)) {
+        files.clear();
+    }
+    Ok((outcome, files))
+}
+
+fn apply_gate(
+    store: &mut Store,
+    id: &str,
+    today: Date,
+    keep: &mut dyn FnMut(Vec<u8>),
+) -> Result<GateOutcome, ReferralError> {
+    let outcome = gate_keeping(store, id, today, keep)?;
+    let tx = store
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let state: String = tx.query_row("SELECT state FROM referrals WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })?;
+    match &outcome {
+        GateOutcome::Blocked(blocks) => {
+            if state == "blocked" {
+                tx.execute(
+                    "UPDATE referrals SET blocked_reasons = ?1 WHERE id = ?2",
+                    rusqlite::params![reasons_json(blocks), id],
+                )?;
+            } else {
+                transition(&tx, id, ReferralState::Blocked, Some(blocks))?;
+            }
+        }
+        GateOutcome::Clear(_) => {
+            if state == "blocked" {
+                transition(&tx, id, ReferralState::Queued, None)?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(outcome)
 }
 
 #[cfg(test)]

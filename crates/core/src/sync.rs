@@ -8,6 +8,7 @@ mod client;
 mod device;
 mod pin;
 mod progress;
+mod read_ahead;
 mod send;
 
 pub use client::Client;

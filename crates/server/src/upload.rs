@@ -106,7 +106,7 @@ pub async fn put_chunk(
         return respond(&state, &r, current).await;
     }
     let now = crate::clock::now();
-    let new_len = state
+    let (new_len, whole_file) = state
         .blobs
         .write_chunk(
             &r.id,
@@ -133,7 +133,13 @@ pub async fn put_chunk(
     }
     let finished = state
         .blobs
-        .finish(&r.id, &sha256, item.size, item.format)
+        .finish(
+            &r.id,
+            &sha256,
+            whole_file && caller.content_sha256 == sha256,
+            item.size,
+            item.format,
+        )
         .await;
     let outcome = match &finished {
         Ok(()) => "ok",

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use clinshare_protocol::auth::{
     canonical_request, SignInRequest, SignInResponse, HEADER_CONTENT_SHA256, HEADER_DEVICE,
     HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_UPLOAD_OFFSET,
@@ -61,12 +63,15 @@ impl Client {
         hex::encode(self.key.verifying_key().to_bytes())
     }
 
+    /// One signed request. `body_sha256` is the body's hash when the
+    /// caller already knows it (a whole file, hashed by the gate).
     async fn call(
         &self,
         method: Method,
         path: &str,
-        body: Vec<u8>,
+        body: Bytes,
         content_type: &str,
+        body_sha256: Option<&str>,
     ) -> Result<reqwest::Response, SyncError> {
         let mut req = self
             .http
@@ -77,7 +82,8 @@ impl Client {
             let mut nonce = [0u8; 16];
             getrandom::fill(&mut nonce).map_err(|e| SyncError::Tls(e.to_string()))?;
             let nonce = hex::encode(nonce);
-            let digest = hex::encode(Sha256::digest(&body));
+            let digest =
+                body_sha256.map_or_else(|| hex::encode(Sha256::digest(&body)), str::to_owned);
             let canonical = canonical_request(method.as_str(), path, timestamp, &nonce, &digest);
             let signature = hex::encode(self.key.sign(canonical.as_bytes()).to_bytes());
             req = req
@@ -139,7 +145,7 @@ impl Client {
             Some(b) => serde_json::to_vec(b).map_err(|e| SyncError::Protocol(e.to_string()))?,
             None => Vec::new(),
         };
-        self.call(method, path, bytes, "application/json")
+        self.call(method, path, bytes.into(), "application/json", None)
             .await?
             .json()
             .await
@@ -194,16 +200,19 @@ impl Client {
         .await
     }
 
-    /// `PUT` one chunk at `offset`.
+    /// `PUT` one chunk at `offset`; `whole_file` says the chunk is the
+    /// entire file, whose hash is then `sha256`.
     pub async fn put_chunk(
         &self,
         referral_id: &str,
         sha256: &str,
         offset: u64,
-        chunk: Vec<u8>,
+        chunk: Bytes,
+        whole_file: bool,
     ) -> Result<ChunkResponse, SyncError> {
         let path = format!("/v1/referrals/{referral_id}/media/{sha256}?offset={offset}");
-        self.call(Method::PUT, &path, chunk, "application/octet-stream")
+        let known = whole_file.then_some(sha256);
+        self.call(Method::PUT, &path, chunk, "application/octet-stream", known)
             .await?
             .json()
             .await
@@ -253,8 +262,9 @@ impl Client {
             .call(
                 Method::GET,
                 &format!("/v1/inbox/{referral_id}/media/{sha256}"),
-                Vec::new(),
+                Bytes::new(),
                 "application/octet-stream",
+                None,
             )
             .await?;
         let mut bytes = Vec::new();

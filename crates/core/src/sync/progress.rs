@@ -58,6 +58,12 @@ impl<'a> Tracker<'a> {
         }
     }
 
+    /// A referral counted in the total will not be sent in this pass
+    /// (blocked by the gate).
+    pub fn leave_out(&mut self, bytes: u64) {
+        self.overall_total = self.overall_total.saturating_sub(bytes);
+    }
+
     /// Report `referral` at `sent` of `total`, having gained `delta` bytes
     /// since the last event.
     pub fn emit(

@@ -1,18 +1,26 @@
 //! Enrolment, the directory, and one pass over the outbox.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use clinshare_protocol::referral::{ReferralManifest, ReferralState as ServerState};
+use bytes::Bytes;
+use clinshare_protocol::referral::{
+    MediaItem, ReferralManifest, ReferralState as ServerState, SignedReceipt,
+};
 use clinshare_protocol::upload::UploadState;
+use futures_util::StreamExt;
 use serde::Serialize;
 use ts_rs::TS;
 
 use super::progress::{Observer, ProgressState, Tracker};
+use super::read_ahead::{Budget, Gated, ReadAhead};
 use super::{device, Client, SyncError};
 use crate::directory;
 use crate::enrolment::{self, Enrolment};
 use crate::keyvault::KeyVault;
-use crate::referrals::{self, withdrawal, Block, ReferralState};
+use crate::referrals::{self, withdrawal, Block, GateOutcome, ReferralState};
 use crate::retention::{self, PurgeReport};
 use crate::session::Actor;
 use crate::store::Store;
@@ -24,6 +32,9 @@ use crate::store::Store;
 /// progress.
 const CHUNK: usize = 4 * 1024 * 1024;
 const ATTEMPTS: u32 = 5;
+/// Files of one referral in flight at once: while the server checks one
+/// and syncs it to disk, the next is already on the wire.
+const FILES_IN_FLIGHT: usize = 8;
 
 /// Retry network trouble and server errors with exponential backoff and
 /// jitter; refusals (4xx) are returned at once.
@@ -125,9 +136,15 @@ const WITHDRAWAL_REASON: &str = "Consent withdrawn; recorded on the sending lapt
 /// withdrawals, pick up acknowledgements, and purge sent photos whose
 /// retention period is over ([`retention::purge_expired`]).
 ///
-/// `progress` hears about every referral as it goes. The pass holds
-/// `store` across network waits: the app gives it a connection of its own
-/// (`Store::open` again, on its outbox thread).
+/// The gate runs for each referral just before it is sent, ahead of the
+/// upload on reader threads with their own connections ([`ReadAhead`]),
+/// and the photos it read and checked are the bytes that go. Two
+/// referrals are sent at a time (two [`lane`]s: while one waits for the
+/// server to finish a referral, the other's photos are on the wire).
+/// `progress` hears about every
+/// referral as it goes. The pass holds `store` across network waits: the
+/// app gives it a connection of its own (`Store::open` again, on its
+/// outbox thread).
 pub async fn sync_pass(
     store: &mut Store,
     client: &Client,
@@ -142,69 +159,50 @@ pub async fn sync_pass(
     // A pass that was killed left these half-sent: the idempotency key and
     // the server's offsets make sending them again safe.
     referrals::requeue_interrupted(store)?;
-    let clear = referrals::recheck_outbox(store, today)?;
-    let mut report = SyncReport::default();
-    for r in referrals::list(store, None)? {
-        if r.state == ReferralState::Blocked {
-            report.blocked.push((r.id, r.blocked));
-        }
-    }
-    let total: u64 = clear
-        .iter()
-        .flat_map(|(_, m)| m.media.iter().map(|i| i.size))
-        .sum();
-    let mut tracker = Tracker::new(progress, total);
-    let mut offline = false;
-    for (id, manifest) in clear {
-        let size: u64 = manifest.media.iter().map(|i| i.size).sum();
-        if offline {
-            // Once the server is unreachable, the rest wait for next time
-            // instead of each timing out in turn.
-            tracker.emit(&id, ProgressState::Waiting, 0, size, 0);
-            report.waiting.push(id);
-            continue;
-        }
-        tracker.emit(&id, ProgressState::Starting, 0, size, 0);
-        referrals::set_state(store, &id, ReferralState::Sending, None)?;
-        let mut sent = 0;
-        match send_one(
-            store,
-            client,
-            actor,
-            &id,
-            &manifest,
-            &server_key,
-            &mut tracker,
-            &mut sent,
-        )
-        .await
-        {
-            Ok(()) => {
-                tracker.emit(
-                    &id,
-                    ProgressState::Delivered,
-                    size,
-                    size,
-                    size - sent.min(size),
-                );
-                report.delivered.push(id);
+    let outbox = referrals::outbox(store)?;
+    let total: u64 = outbox.iter().map(|(_, size)| size).sum();
+    let ahead = ReadAhead::start(store, outbox.clone(), today)?;
+    let budget = ahead.budget();
+    let pass = Pass {
+        store: Mutex::new(store),
+        client,
+        actor,
+        server_key: &server_key,
+        tracker: Mutex::new(Tracker::new(progress, total)),
+        report: Mutex::new(SyncReport::default()),
+        gated: Mutex::new(HashSet::new()),
+        offline: AtomicBool::new(false),
+    };
+    let ahead = tokio::sync::Mutex::new(ahead);
+    let (a, b) = tokio::join!(lane(&pass, &ahead, &budget), lane(&pass, &ahead, &budget));
+    drop(ahead);
+    a.and(b)?;
+    let Pass {
+        store,
+        tracker,
+        report,
+        gated,
+        offline,
+        ..
+    } = pass;
+    let store = store.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut tracker = tracker.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut report = report.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let gated = gated.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let offline = offline.into_inner();
+    // Referrals the readers did not reach (the server went away): blocked
+    // as before, or waiting for next time.
+    for (id, size) in outbox.into_iter().filter(|(id, _)| !gated.contains(id)) {
+        match referrals::get(store, &id)? {
+            Some(r) if r.state == ReferralState::Blocked => {
+                tracker.leave_out(size);
+                report.blocked.push((id, r.blocked));
             }
-            Err(e) if e.is_retryable() => {
-                referrals::set_state(store, &id, ReferralState::Queued, None)?;
-                tracker.emit(&id, ProgressState::Waiting, sent, size, 0);
-                offline = matches!(e, SyncError::Offline(_));
+            Some(r) if r.state == ReferralState::Queued => {
+                tracker.emit(&id, ProgressState::Waiting, 0, size, 0);
                 report.waiting.push(id);
             }
-            Err(e) => {
-                let reason = Block {
-                    code: crate::error::ErrorCode::code(&e).to_owned(),
-                    message: e.to_string(),
-                    media_id: None,
-                };
-                referrals::set_state(store, &id, ReferralState::Failed, Some(&[reason]))?;
-                tracker.emit(&id, ProgressState::Failed, sent, size, 0);
-                report.failed.push((id, e.to_string()));
-            }
+            _ => tracker.leave_out(size),
         }
     }
     if !offline {
@@ -213,6 +211,160 @@ pub async fn sync_pass(
     }
     report.purged = retention::purge_expired(store, actor, time::OffsetDateTime::now_utc())?;
     Ok(report)
+}
+
+/// What the lanes of one pass share. Locks are held only for the moment
+/// of a store write or a progress event, never across a network wait.
+struct Pass<'a, 't> {
+    store: Mutex<&'a mut Store>,
+    client: &'a Client,
+    actor: &'a Actor,
+    server_key: &'a str,
+    tracker: Mutex<Tracker<'t>>,
+    report: Mutex<SyncReport>,
+    /// Referrals the gate was run on in this pass.
+    gated: Mutex<HashSet<String>>,
+    /// The server could not be reached: the rest wait for next time
+    /// instead of each timing out in turn.
+    offline: AtomicBool,
+}
+
+impl Pass<'_, '_> {
+    fn store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.store.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn emit(&self, id: &str, state: ProgressState, sent: u64, total: u64, delta: u64) {
+        self.tracker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .emit(id, state, sent, total, delta);
+    }
+
+    fn report(&self, f: impl FnOnce(&mut SyncReport)) {
+        f(&mut self.report.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// Takes gated referrals one after another and sends them.
+async fn lane(
+    pass: &Pass<'_, '_>,
+    ahead: &tokio::sync::Mutex<ReadAhead>,
+    budget: &Budget,
+) -> Result<(), SyncError> {
+    while !pass.offline.load(Ordering::Relaxed) {
+        let next = ahead.lock().await.next().await;
+        let Some(next) = next else {
+            return Ok(());
+        };
+        let gated = next?;
+        pass.gated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(gated.id.clone());
+        let sent = send_gated(pass, &gated).await;
+        // Not through `ahead`: the other lane may hold it, waiting for
+        // exactly this room.
+        budget.done_with(&gated);
+        if sent? {
+            pass.offline.store(true, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// Send one referral the gate has just passed (or record that it did not);
+/// true when the server could not be reached.
+async fn send_gated(pass: &Pass<'_, '_>, gated: &Gated) -> Result<bool, SyncError> {
+    let id = gated.id.clone();
+    let manifest = match &gated.outcome {
+        GateOutcome::Blocked(blocks) => {
+            pass.tracker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .leave_out(gated.size);
+            pass.report(|r| r.blocked.push((id, blocks.clone())));
+            return Ok(false);
+        }
+        GateOutcome::Clear(manifest) => manifest,
+    };
+    let size = gated.size;
+    if pass.offline.load(Ordering::Relaxed) {
+        pass.emit(&id, ProgressState::Waiting, 0, size, 0);
+        pass.report(|r| r.waiting.push(id));
+        return Ok(true);
+    }
+    pass.emit(&id, ProgressState::Starting, 0, size, 0);
+    pass.store(|s| referrals::set_state(s, &id, ReferralState::Sending, None))?;
+    let upload = Upload {
+        pass,
+        referral: &id,
+        total: size,
+        sent: Mutex::new(0),
+    };
+    let outcome = send_one(&upload, manifest, gated.files.clone()).await;
+    let sent = upload.sent();
+    match outcome {
+        Ok(()) => {
+            pass.emit(
+                &id,
+                ProgressState::Delivered,
+                size,
+                size,
+                size - sent.min(size),
+            );
+            pass.report(|r| r.delivered.push(id));
+            Ok(false)
+        }
+        Err(e) if e.is_retryable() => {
+            pass.store(|s| referrals::set_state(s, &id, ReferralState::Queued, None))?;
+            pass.emit(&id, ProgressState::Waiting, sent, size, 0);
+            pass.report(|r| r.waiting.push(id));
+            Ok(matches!(e, SyncError::Offline(_)))
+        }
+        Err(e) => {
+            let reason = Block {
+                code: crate::error::ErrorCode::code(&e).to_owned(),
+                message: e.to_string(),
+                media_id: None,
+            };
+            pass.store(|s| referrals::set_state(s, &id, ReferralState::Failed, Some(&[reason])))?;
+            pass.emit(&id, ProgressState::Failed, sent, size, 0);
+            pass.report(|r| r.failed.push((id, e.to_string())));
+            Ok(false)
+        }
+    }
+}
+
+/// One referral's upload, shared by its files in flight: bytes the server
+/// holds, reported as they grow.
+struct Upload<'p, 'a, 't> {
+    pass: &'p Pass<'a, 't>,
+    referral: &'p str,
+    total: u64,
+    sent: Mutex<u64>,
+}
+
+impl Upload<'_, '_, '_> {
+    fn gained(&self, bytes: u64) {
+        let (sent, delta) = {
+            let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+            let before = *sent;
+            *sent = (*sent + bytes).min(self.total);
+            (*sent, *sent - before)
+        };
+        self.pass.emit(
+            self.referral,
+            ProgressState::Uploading,
+            sent,
+            self.total,
+            delta,
+        );
+    }
+
+    fn sent(&self) -> u64 {
+        *self.sent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Post pending consent-withdrawal notices (signed, retried), each
@@ -280,59 +432,43 @@ async fn check_acknowledgements(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn send_one(
-    store: &mut Store,
-    client: &Client,
-    actor: &Actor,
-    id: &str,
+    upload: &Upload<'_, '_, '_>,
     manifest: &ReferralManifest,
-    server_key: &str,
-    tracker: &mut Tracker<'_>,
-    sent: &mut u64,
+    files: Vec<Bytes>,
 ) -> Result<(), SyncError> {
+    let client = upload.pass.client;
     let status = retrying(|| client.submit(manifest)).await?;
-    let files = referrals::media_bytes(store, id)?;
-    let total: u64 = manifest.media.iter().map(|i| i.size).sum();
     // What the server already holds counts as sent.
     let held_bytes: u64 = status.media.iter().map(|m| m.offset.min(m.size)).sum();
-    *sent = held_bytes.min(total);
-    tracker.emit(id, ProgressState::Uploading, *sent, total, *sent);
+    upload.gained(held_bytes);
     let mut receipt = status.receipt.clone();
-    for (item, bytes) in manifest.media.iter().zip(&files) {
+    // Built as a plain list: an iterator of closures held across the
+    // await would make the pass's future not `Send`.
+    let mut to_send = Vec::new();
+    for (item, bytes) in manifest.media.iter().zip(files) {
         let held = status.media.iter().find(|m| m.sha256 == item.sha256);
         if held.is_some_and(|m| m.state == UploadState::Verified) {
             continue;
         }
-        let mut offset = held.map_or(0, |m| m.offset);
-        while offset < bytes.len() as u64 {
-            let start = usize::try_from(offset)
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            let end = (start + CHUNK).min(bytes.len());
-            let chunk = bytes[start..end].to_vec();
-            let sent_chunk = retrying(|| {
-                client.put_chunk(&status.referral_id, &item.sha256, offset, chunk.clone())
-            })
+        let offset = held.map_or(0, |m| m.offset);
+        to_send.push(upload_file(
+            client,
+            &status.referral_id,
+            item,
+            bytes,
+            offset,
+            upload,
+        ));
+    }
+    let answers: Vec<Result<Option<SignedReceipt>, SyncError>> =
+        futures_util::stream::iter(to_send)
+            .buffer_unordered(FILES_IN_FLIGHT)
+            .collect()
             .await;
-            let before = offset;
-            match sent_chunk {
-                Ok(answer) => {
-                    offset = answer.upload.offset;
-                    if answer.receipt.is_some() {
-                        receipt = answer.receipt;
-                    }
-                    let gained = offset.saturating_sub(before);
-                    *sent = (*sent + gained).min(total);
-                    tracker.emit(id, ProgressState::Uploading, *sent, total, gained);
-                    if answer.upload.state == UploadState::Verified {
-                        break;
-                    }
-                }
-                // The server holds a different amount: continue from there.
-                Err(SyncError::OffsetMismatch(current)) => offset = current,
-                Err(e) => return Err(e),
-            }
+    for answer in answers {
+        if let Some(r) = answer? {
+            receipt = Some(r);
         }
     }
     if receipt.is_none() {
@@ -341,7 +477,13 @@ async fn send_one(
         // the end of the file) lets the server finish the delivery.
         if let Some(last) = manifest.media.last() {
             if let Ok(answer) = retrying(|| {
-                client.put_chunk(&status.referral_id, &last.sha256, last.size, Vec::new())
+                client.put_chunk(
+                    &status.referral_id,
+                    &last.sha256,
+                    last.size,
+                    Bytes::new(),
+                    false,
+                )
             })
             .await
             {
@@ -362,13 +504,63 @@ async fn send_one(
         .iter()
         .map(String::as_str)
         .collect();
-    if !directory::verify_signed(&receipt, server_key)
+    if !directory::verify_signed(&receipt, upload.pass.server_key)
         || receipt.payload.idempotency_key != manifest.idempotency_key
         || got != expected
     {
         return Err(SyncError::BadReceipt);
     }
     let json = serde_json::to_string(&receipt).map_err(|e| SyncError::Protocol(e.to_string()))?;
-    referrals::mark_delivered(store, actor, id, &receipt.payload.referral_id, &json)?;
+    upload.pass.store(|s| {
+        referrals::mark_delivered(
+            s,
+            upload.pass.actor,
+            &manifest.idempotency_key,
+            &receipt.payload.referral_id,
+            &json,
+        )
+    })?;
     Ok(())
+}
+
+/// One file, chunk by chunk from `offset`; the receipt if its last chunk
+/// completed the referral.
+async fn upload_file(
+    client: &Client,
+    referral_id: &str,
+    item: &MediaItem,
+    bytes: Bytes,
+    mut offset: u64,
+    upload: &Upload<'_, '_, '_>,
+) -> Result<Option<SignedReceipt>, SyncError> {
+    let mut receipt = None;
+    while offset < bytes.len() as u64 {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = (start + CHUNK).min(bytes.len());
+        let chunk = bytes.slice(start..end);
+        let whole_file = start == 0 && end == bytes.len();
+        let answer = retrying(|| {
+            client.put_chunk(referral_id, &item.sha256, offset, chunk.clone(), whole_file)
+        })
+        .await;
+        match answer {
+            Ok(answer) => {
+                let before = offset;
+                offset = answer.upload.offset;
+                if answer.receipt.is_some() {
+                    receipt = answer.receipt;
+                }
+                upload.gained(offset.saturating_sub(before));
+                if answer.upload.state == UploadState::Verified {
+                    break;
+                }
+            }
+            // The server holds a different amount: continue from there.
+            Err(SyncError::OffsetMismatch(current)) => offset = current,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(receipt)
 }
