@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Server upload benchmark over loopback TLS: CLIENTS (default 200) concurrent
 # clients, each enrolled and signed in first, then all at once send one
-# referral with one ~4 MB photo in 1 MiB chunks through their own pinned TLS
-# connection. Prints throughput, latency (manifest → signed receipt, per
+# referral with one ~4 MB photo in 4 MiB chunks (as the app sends) through
+# their own pinned TLS connection. Prints throughput, latency (manifest → signed receipt, per
 # client) and the server's peak resident memory (VmHWM). Release build.
 #
 #   bench/server/run.sh            # 200 clients

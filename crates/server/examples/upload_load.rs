@@ -1,6 +1,6 @@
 //! Load generator for `bench/server/run.sh`: N concurrent clients, each an
 //! enrolled device over its own pinned TLS connection (keep-alive), sign in,
-//! send one referral with one photo in 1 MiB chunks. Prints throughput and
+//! send one referral with one photo in 4 MiB chunks (as the app sends). Prints throughput and
 //! latency figures as one JSON line.
 //!
 //! `upload_load ADDR PIN PHOTO CODES_FILE USER PASSWORD TEAM_ID`
@@ -25,7 +25,8 @@ use tokio_rustls::client::TlsStream;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-const CHUNK: usize = 1024 * 1024;
+/// The app's chunk size (`clinshare_core::sync`): a 4 MB photo in one request.
+const CHUNK: usize = 4 * 1024 * 1024;
 
 #[derive(Debug)]
 struct Pin(String, Arc<rustls::crypto::CryptoProvider>);

@@ -89,6 +89,21 @@ impl ApprovedServer {
         Self::start(data)
     }
 
+    /// Another server (its own data and key, the same teams and `nurse`)
+    /// on `real`'s address, which must be stopped: what a laptop meets if
+    /// someone else answers there.
+    pub fn impostor(
+        data: &Path,
+        real: &ApprovedServer,
+        nurse: &str,
+        password: &str,
+    ) -> ApprovedServer {
+        let addr = real.url.trim_start_matches("https://").to_owned();
+        let mut made = Self::for_district_nurses(data, nurse, password);
+        made.stop();
+        Self::start_at(data, &addr)
+    }
+
     /// Serve `data` with its generated certificate on a free loopback port.
     pub fn start(data: &Path) -> ApprovedServer {
         Self::start_at(data, "127.0.0.1:0")

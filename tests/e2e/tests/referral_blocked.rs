@@ -1,12 +1,14 @@
 //! The outbox while offline and the send-time gate, in the real window: a
-//! referral queued with the server down waits with the reason shown; consent
-//! withdrawn before it could go blocks it with the reason in plain words;
-//! when the server is back nothing of it reaches the server.
+//! referral queued with the server down waits with the reason shown; then,
+//! before it could go, consent is withdrawn, or the recipient team leaves
+//! the directory, or another server answers on the enrolled address. Each
+//! time it is held with the reason in plain words, and no byte of it
+//! reaches a server.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clinshare_e2e::server::ApprovedServer;
+use clinshare_e2e::server::{self, ApprovedServer};
 use clinshare_e2e::Session;
 
 const PASS: &str = "correct horse battery staple";
@@ -30,16 +32,16 @@ async fn outbox_state(s: &Session) -> String {
     .to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and a Secret Service session (scripts/test.sh)"]
-async fn queued_offline_then_consent_withdrawn_is_blocked_and_nothing_reaches_the_server() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server_data = dir.path().join("server");
-    let mut server = ApprovedServer::for_district_nurses(&server_data, "Nurse Jackie", PASS);
-
-    let s = Session::start(&dir.path().join("nurse")).await;
+/// A nurse enrolled with `server` who records consent for Jane Doe and
+/// queues a referral of one photo to Tissue Viability while the server is
+/// down; the Outbox shows it waiting, with the reason.
+async fn queue_a_referral_while_offline(
+    home: &std::path::Path,
+    server: &mut ApprovedServer,
+) -> Session {
+    let s = Session::start(home).await;
     s.set_up("Nurse Jackie", PASS).await;
-    s.enrol(&server, &server.pin).await;
+    s.enrol(server, &server.pin).await;
     s.wait_until(
         "the directory",
         "const d = document.getElementById('directory-age'); return !!d && d.textContent.includes('Version')",
@@ -78,6 +80,31 @@ async fn queued_offline_then_consent_withdrawn_is_blocked_and_nothing_reaches_th
     )
     .await;
     assert_eq!(outbox_state(&s).await, "queued");
+    s
+}
+
+/// Sync now until the referral reaches `state` (or a minute passes).
+async fn sync_until(s: &Session, state: &str) {
+    s.click("#nav-outbox").await;
+    s.click("#sync-now").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outbox_state(s).await != state {
+        assert!(
+            Instant::now() < deadline,
+            "not {state}: {}",
+            s.text("#outbox-list").await
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and a Secret Service session (scripts/test.sh)"]
+async fn queued_offline_then_consent_withdrawn_is_blocked_and_nothing_reaches_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server_data = dir.path().join("server");
+    let mut server = ApprovedServer::for_district_nurses(&server_data, "Nurse Jackie", PASS);
+    let s = queue_a_referral_while_offline(&dir.path().join("nurse"), &mut server).await;
     s.assert_accessible("outbox, offline").await;
     s.screenshot("blocked-01-offline").await;
 
@@ -95,17 +122,7 @@ async fn queued_offline_then_consent_withdrawn_is_blocked_and_nothing_reaches_th
 
     // Back online: the gate blocks it, with the reason, and sends nothing.
     server.restart();
-    s.click("#nav-outbox").await;
-    s.click("#sync-now").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while outbox_state(&s).await != "blocked" {
-        assert!(
-            Instant::now() < deadline,
-            "not blocked: {}",
-            s.text("#outbox-list").await
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    sync_until(&s, "blocked").await;
     let reasons = s.text(".app-outbox__reasons").await;
     assert!(reasons.to_lowercase().contains("withdrawn"), "{reasons}");
     s.assert_accessible("outbox, blocked").await;
@@ -116,4 +133,65 @@ async fn queued_offline_then_consent_withdrawn_is_blocked_and_nothing_reaches_th
         "bytes reached the server: {:?}",
         server.files_received()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and a Secret Service session (scripts/test.sh)"]
+async fn a_recipient_gone_from_the_directory_after_queueing_blocks_it_and_nothing_is_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server_data = dir.path().join("server");
+    let mut server = ApprovedServer::for_district_nurses(&server_data, "Nurse Jackie", PASS);
+    let s = queue_a_referral_while_offline(&dir.path().join("nurse"), &mut server).await;
+
+    // The administrator stops the team taking referrals; the laptop learns
+    // it from the signed directory at its next sync.
+    server::admin(&server_data, &["team", "disable", "Tissue Viability"], "");
+    server.restart();
+    sync_until(&s, "blocked").await;
+    let reasons = s.text(".app-outbox__reasons").await;
+    assert!(reasons.contains("no longer in the directory"), "{reasons}");
+    s.assert_accessible("outbox, recipient gone").await;
+    s.screenshot("blocked-03-recipient-gone").await;
+    s.finish().await;
+    assert!(
+        server.files_received().is_empty(),
+        "bytes reached the server: {:?}",
+        server.files_received()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and a Secret Service session (scripts/test.sh)"]
+async fn another_server_on_the_enrolled_address_gets_nothing_and_the_real_one_gets_it_later() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server_data = dir.path().join("server");
+    let mut server = ApprovedServer::for_district_nurses(&server_data, "Nurse Jackie", PASS);
+    let s = queue_a_referral_while_offline(&dir.path().join("nurse"), &mut server).await;
+
+    // Another server, with its own key and the same teams and user, takes
+    // the enrolled address.
+    let impostor_data = dir.path().join("impostor");
+    let impostor = ApprovedServer::impostor(&impostor_data, &server, "Nurse Jackie", PASS);
+    assert_ne!(impostor.pin, server.pin);
+    s.click("#sync-now").await;
+    s.wait_until(
+        "the pin refusal",
+        "const e = document.getElementById('sync-error'); return !!e && e.textContent.includes('did not present the key')",
+    )
+    .await;
+    assert_eq!(outbox_state(&s).await, "queued");
+    s.assert_accessible("outbox, another server").await;
+    s.screenshot("blocked-04-another-server").await;
+    assert!(
+        impostor.files_received().is_empty(),
+        "bytes reached the other server: {:?}",
+        impostor.files_received()
+    );
+    drop(impostor);
+
+    // The real server is back: the same referral goes, once.
+    server.restart();
+    sync_until(&s, "delivered").await;
+    s.finish().await;
+    assert_eq!(server.stored_photos().len(), 1);
 }
