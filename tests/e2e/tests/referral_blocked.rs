@@ -1,9 +1,9 @@
 //! The outbox while offline and the send-time gate, in the real window: a
 //! referral queued with the server down waits with the reason shown; then,
-//! before it could go, consent is withdrawn, or the recipient team leaves
-//! the directory, or another server answers on the enrolled address. Each
-//! time it is held with the reason in plain words, and no byte of it
-//! reaches a server.
+//! before it could go, consent is withdrawn, the recipient team leaves the
+//! directory, or another server answers on the enrolled address. Each time
+//! it is held with the reason in plain words, and no byte of it reaches a
+//! server.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -89,11 +89,20 @@ async fn sync_until(s: &Session, state: &str) {
     s.click("#sync-now").await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while outbox_state(s).await != state {
-        assert!(
-            Instant::now() < deadline,
-            "not {state}: {}",
-            s.text("#outbox-list").await
-        );
+        if Instant::now() > deadline {
+            // What the screen says about the pass and any error, to tell a
+            // pass that did not run from one that could not read the list.
+            let said = s
+                .execute(
+                    "return [...document.querySelectorAll('#sync-status, [role=alert]')].map(e => e.textContent).join(' | ')",
+                    vec![],
+                )
+                .await;
+            panic!(
+                "not {state}: {} (screen: {said})",
+                s.text("#outbox-list").await
+            );
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
