@@ -107,6 +107,23 @@ async fn sync_until(s: &Session, state: &str) {
     }
 }
 
+/// With the server back, the pass blocks the referral with a reason that
+/// says `reason` (lower case), and no byte of it reached the server.
+async fn blocked_and_nothing_sent(s: Session, server: &ApprovedServer, reason: &str, shot: &str) {
+    sync_until(&s, "blocked").await;
+    let reasons = s.text(".app-outbox__reasons").await;
+    assert!(reasons.to_lowercase().contains(reason), "{reasons}");
+    s.assert_accessible(&format!("outbox, blocked: {reason}"))
+        .await;
+    s.screenshot(shot).await;
+    s.finish().await;
+    assert!(
+        server.files_received().is_empty(),
+        "bytes reached the server: {:?}",
+        server.files_received()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and a Secret Service session (scripts/test.sh)"]
 async fn queued_offline_then_consent_withdrawn_is_blocked_and_nothing_reaches_the_server() {
@@ -131,17 +148,7 @@ async fn queued_offline_then_consent_withdrawn_is_blocked_and_nothing_reaches_th
 
     // Back online: the gate blocks it, with the reason, and sends nothing.
     server.restart();
-    sync_until(&s, "blocked").await;
-    let reasons = s.text(".app-outbox__reasons").await;
-    assert!(reasons.to_lowercase().contains("withdrawn"), "{reasons}");
-    s.assert_accessible("outbox, blocked").await;
-    s.screenshot("blocked-02-consent-withdrawn").await;
-    s.finish().await;
-    assert!(
-        server.files_received().is_empty(),
-        "bytes reached the server: {:?}",
-        server.files_received()
-    );
+    blocked_and_nothing_sent(s, &server, "withdrawn", "blocked-02-consent-withdrawn").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,17 +163,13 @@ async fn a_recipient_gone_from_the_directory_after_queueing_blocks_it_and_nothin
     // it from the signed directory at its next sync.
     server::admin(&server_data, &["team", "disable", "Tissue Viability"], "");
     server.restart();
-    sync_until(&s, "blocked").await;
-    let reasons = s.text(".app-outbox__reasons").await;
-    assert!(reasons.contains("no longer in the directory"), "{reasons}");
-    s.assert_accessible("outbox, recipient gone").await;
-    s.screenshot("blocked-03-recipient-gone").await;
-    s.finish().await;
-    assert!(
-        server.files_received().is_empty(),
-        "bytes reached the server: {:?}",
-        server.files_received()
-    );
+    blocked_and_nothing_sent(
+        s,
+        &server,
+        "no longer in the directory",
+        "blocked-03-recipient-gone",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
