@@ -1,9 +1,9 @@
 //! The outbox while offline and the send-time gate, in the real window: a
 //! referral queued with the server down waits with the reason shown; then,
 //! before it could go, consent is withdrawn, the recipient team leaves the
-//! directory, or another server answers on the enrolled address. Each time
-//! it is held with the reason in plain words, and no byte of it reaches a
-//! server.
+//! directory, another server answers on the enrolled address, or another
+//! process alters the photo in the store. Each time it is held with the
+//! reason in plain words, and no byte of it reaches a server.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -206,4 +206,49 @@ async fn another_server_on_the_enrolled_address_gets_nothing_and_the_real_one_ge
     sync_until(&s, "delivered").await;
     s.finish().await;
     assert_eq!(server.stored_photos().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and a Secret Service session (scripts/test.sh)"]
+async fn a_photo_altered_in_the_store_after_queueing_blocks_it_and_nothing_is_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server_data = dir.path().join("server");
+    let mut server = ApprovedServer::for_district_nurses(&server_data, "Nurse Jackie", PASS);
+    let home = dir.path().join("nurse");
+    let s = queue_a_referral_while_offline(&home, &mut server).await;
+
+    // Another process changes one bit of the picture's coded data inside
+    // the encrypted store (with the store's key, from the keyring) while
+    // the app runs: still a well-formed JPEG with no metadata, but not the
+    // photo the nurse chose.
+    {
+        let store = clinshare_core::Store::open(&home, &clinshare_core::OsKeyring::new())
+            .expect("the nurse's store");
+        let (id, mut bytes) = store
+            .conn()
+            .query_row("SELECT media_id, bytes FROM media_content", [], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .expect("the photo");
+        let at = (bytes.len() / 2..bytes.len() - 2)
+            .find(|&i| bytes[i - 1] != 0xff && bytes[i] != 0xff && bytes[i] ^ 1 != 0xff)
+            .expect("a byte of coded data");
+        bytes[at] ^= 1;
+        store
+            .conn()
+            .execute(
+                "UPDATE media_content SET bytes = ?1 WHERE media_id = ?2",
+                (&bytes, &id),
+            )
+            .expect("alter");
+    }
+
+    server.restart();
+    blocked_and_nothing_sent(
+        s,
+        &server,
+        "changed in the store",
+        "blocked-05-photo-altered",
+    )
+    .await;
 }

@@ -42,6 +42,56 @@ pub struct Store {
     /// Kept (zeroed on drop) to open [`Store::another_connection`]; the
     /// open connection holds the same key anyway.
     key: StoreKey,
+    /// Last, so it is dropped after the connection has closed.
+    _live: Registration,
+}
+
+/// Connections open to each store file in this process.
+///
+/// POSIX record locks belong to the process, and closing *any* descriptor
+/// of a file drops all of them. Reading the store's header through a
+/// descriptor of our own while a connection is open would silently drop
+/// that connection's locks; another process (the CLI beside the app)
+/// closing its connection would then believe it was the last, checkpoint
+/// and delete the WAL under the app ("database disk image is malformed").
+/// So the file is only ever opened outside SQLite while no connection to
+/// it is open here.
+static LIVE: std::sync::Mutex<std::collections::BTreeMap<PathBuf, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+struct Registration(PathBuf);
+
+impl Registration {
+    /// Counts a connection about to be opened to `db_path`. `alone` runs
+    /// first, under the registry's lock, only when no connection to it is
+    /// open in this process (it may open the file); its error registers
+    /// nothing.
+    fn claim<T>(
+        db_path: &Path,
+        alone: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<(Registration, Option<T>), StoreError> {
+        let mut live = LIVE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open_here = live.get(db_path).copied().unwrap_or(0);
+        let checked = if open_here == 0 { Some(alone()?) } else { None };
+        *live.entry(db_path.to_owned()).or_insert(0) += 1;
+        Ok((Registration(db_path.to_owned()), checked))
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut live = LIVE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = live.get_mut(&self.0) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                live.remove(&self.0);
+            }
+        }
+    }
 }
 
 /// Where the store is and whether it could be opened; what the first screen
@@ -103,6 +153,7 @@ impl Store {
         let key = StoreKey::generate(settings)?;
         vault.save(&account, &key.to_secret())?;
 
+        let (live, _) = Registration::claim(&db_path, || Ok(()))?;
         let created = (|| {
             create_new_private_file(&db_path)?;
             let mut conn = Connection::open_with_flags(&db_path, open_flags())?;
@@ -122,6 +173,7 @@ impl Store {
                 data_dir,
                 db_path,
                 key,
+                _live: live,
             }),
             Err(e) => {
                 // Nothing of value is in a half-created store: remove it and
@@ -139,24 +191,31 @@ impl Store {
         let db_path = store_file(&data_dir);
         let account = Self::keyring_account(&data_dir);
 
-        let header = match read_header(&db_path)? {
-            Some(h) => h,
-            None => {
+        // The header is checked before any key is used, unless a
+        // connection to this file is already open here (see `LIVE`): it
+        // passed these checks then.
+        let (live, header) = Registration::claim(&db_path, || read_header(&db_path))?;
+        let header = match header {
+            Some(Some(h)) => Some(h),
+            Some(None) => {
                 return Err(if vault.load(&account)?.is_some() {
                     StoreError::StoreFileMissing { location: db_path }
                 } else {
                     StoreError::NotInitialised { location: db_path }
                 });
             }
+            None => None,
         };
-        if header.len < SALT_LEN as u64 {
-            return Err(damaged(&db_path, "the file is empty or truncated"));
-        }
-        if &header.first16 == PLAINTEXT_HEADER {
-            return Err(StoreError::NotEncrypted { location: db_path });
-        }
-        if header.len % PAGE_SIZE != 0 {
-            return Err(damaged(&db_path, "the file is truncated"));
+        if let Some(header) = &header {
+            if header.len < SALT_LEN as u64 {
+                return Err(damaged(&db_path, "the file is empty or truncated"));
+            }
+            if &header.first16 == PLAINTEXT_HEADER {
+                return Err(StoreError::NotEncrypted { location: db_path });
+            }
+            if header.len % PAGE_SIZE != 0 {
+                return Err(damaged(&db_path, "the file is truncated"));
+            }
         }
 
         let secret = vault
@@ -167,11 +226,13 @@ impl Store {
         let key = StoreKey::from_secret(&secret).ok_or_else(|| StoreError::KeyMismatch {
             location: db_path.clone(),
         })?;
-        if key.salt() != &header.first16 {
-            return Err(StoreError::KeyMismatch { location: db_path });
-        }
-        if header.len % key.settings().page_size() != 0 {
-            return Err(damaged(&db_path, "the file is truncated"));
+        if let Some(header) = &header {
+            if key.salt() != &header.first16 {
+                return Err(StoreError::KeyMismatch { location: db_path });
+            }
+            if header.len % key.settings().page_size() != 0 {
+                return Err(damaged(&db_path, "the file is truncated"));
+            }
         }
 
         let mut conn = Connection::open_with_flags(&db_path, open_flags())?;
@@ -190,12 +251,14 @@ impl Store {
             data_dir,
             db_path,
             key,
+            _live: live,
         })
     }
 
     /// A second connection to this store, for work on another thread
     /// (reading the next referral's photos while this one uploads).
     pub fn another_connection(&self) -> Result<Store, StoreError> {
+        let (live, _) = Registration::claim(&self.db_path, || Ok(()))?;
         let conn = Connection::open_with_flags(&self.db_path, open_flags())?;
         unlock(&conn, &self.key)?;
         configure(&conn).map_err(|e| reclassify(e, &self.db_path))?;
@@ -204,6 +267,7 @@ impl Store {
             data_dir: self.data_dir.clone(),
             db_path: self.db_path.clone(),
             key: self.key.clone(),
+            _live: live,
         })
     }
 
@@ -231,15 +295,16 @@ impl Store {
             .conn
             .query_row("PRAGMA cipher_version", [], |r| r.get(0))
             .ok();
-        let header = read_header(&self.db_path)?;
-        let plaintext = header.is_some_and(|h| &h.first16 == PLAINTEXT_HEADER);
+        // Not by reading the file (see `LIVE`): an open store passed the
+        // plaintext check when it was opened, so SQLCipher answering is
+        // the test.
         let cipher_version = cipher_version.unwrap_or_default();
         Ok(StoreStatus {
             location: self.db_path.display().to_string(),
             state: StoreState::Open {
                 schema_version: migrate::current_version(&self.conn)?,
                 latest_schema_version: migrate::latest_version(),
-                encrypted: !plaintext && !cipher_version.is_empty(),
+                encrypted: !cipher_version.is_empty(),
                 cipher_version,
             },
         })

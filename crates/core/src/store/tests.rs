@@ -386,3 +386,91 @@ fn connections_see_each_others_writes_with_either_cipher_setting() {
         a.check_integrity().expect("intact");
     }
 }
+
+/// The app keeps its store open while the CLI (another process) opens,
+/// writes and closes it. The app meanwhile opens more connections and
+/// asks for its status; none of that may drop its file locks, or the
+/// CLI's close would checkpoint and remove the WAL under it.
+#[test]
+fn another_process_closing_the_store_leaves_ours_working() {
+    const CHILD_DIR: &str = "CLINSHARE_TEST_OTHER_PROCESS_STORE";
+    const CHILD_SECRET: &str = "CLINSHARE_TEST_OTHER_PROCESS_SECRET";
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        // The other process: the same store, its key handed over.
+        let vault = MemoryVault::default();
+        let secret = std::env::var(CHILD_SECRET).expect("secret");
+        vault
+            .save(&Store::keyring_account(Path::new(&dir)), &secret)
+            .expect("save");
+        let other = Store::open(Path::new(&dir), &vault).expect("open in the other process");
+        other
+            .conn()
+            .execute("UPDATE t SET b = zeroblob(40000) WHERE id = 1", [])
+            .expect("write");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = MemoryVault::default();
+    let app = Store::create(dir.path(), &vault).expect("create");
+    app.conn()
+        .execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB);
+             INSERT INTO t VALUES (1, randomblob(40000));",
+        )
+        .expect("table");
+    // What the app does while it runs: its status, more connections.
+    app.status().expect("status");
+    let worker = Store::open(dir.path(), &vault).expect("worker");
+    drop(worker);
+    let reader = app.another_connection().expect("reader");
+    drop(reader);
+
+    let secret = vault
+        .load(&Store::keyring_account(dir.path()))
+        .expect("vault")
+        .expect("secret");
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "store::tests::another_process_closing_the_store_leaves_ours_working",
+        ])
+        .env(CHILD_DIR, dir.path())
+        .env(CHILD_SECRET, secret.as_str())
+        .output()
+        .expect("the other process");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Had our locks been dropped, the other process's close would have
+    // found the store unused, checkpointed it and deleted the WAL that
+    // our connections still use.
+    let wal = store_file(dir.path()).with_extension("db-wal");
+    assert!(wal.exists(), "the other process deleted the WAL under us");
+    // The app carries on: its worker writes and checkpoints.
+    let worker = Store::open(dir.path(), &vault).expect("worker again");
+    worker
+        .conn()
+        .execute_batch(
+            "CREATE TABLE later (id INTEGER PRIMARY KEY, b BLOB);
+             INSERT INTO later VALUES (1, randomblob(100000));",
+        )
+        .expect("worker writes");
+    worker
+        .conn()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpoint");
+    drop(worker);
+    let seen: (i64, i64) = app
+        .conn()
+        .query_row(
+            "SELECT (SELECT b = zeroblob(40000) FROM t WHERE id = 1), \
+                    (SELECT length(b) FROM later WHERE id = 1)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the app still reads its store");
+    assert_eq!(seen, (1, 100_000), "both writes are seen");
+    app.check_integrity().expect("intact");
+}
