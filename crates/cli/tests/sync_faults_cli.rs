@@ -158,13 +158,14 @@ fn fifty_referrals_arrive_once_through_a_network_that_cuts_and_delays() {
 fn sync_killed_at_thirty_random_moments_loses_and_repeats_nothing() {
     let w = world();
     let upstream = w.server.addr.parse().expect("addr");
-    // A slow link, so that kills land while bytes are moving.
+    // A slow link, so that kills land while bytes are moving (a pass sends
+    // two referrals at a time, several files each in flight).
     let proxy = Proxy::start(
         upstream,
         Faults {
             cut_percent: 0,
             max_cut_after: 1,
-            max_delay_ms: 30,
+            max_delay_ms: 150,
         },
         seed() ^ 1,
     );
