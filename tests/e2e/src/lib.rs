@@ -233,6 +233,12 @@ impl Session {
     /// Settings → Approved server: enrol with `server`'s address, a fresh
     /// one-time code and `pin` (the server's own, or a wrong one).
     pub async fn enrol(&self, server: &server::ApprovedServer, pin: &str) {
+        self.enrol_at(server, &server.url, pin).await;
+    }
+
+    /// Enrol as [`Session::enrol`] does, with `url` as the server's address
+    /// (a proxy in front of it, say).
+    pub async fn enrol_at(&self, server: &server::ApprovedServer, url: &str, pin: &str) {
         self.click("#nav-settings").await;
         self.find("#enrol-form").await;
         self.execute(
@@ -240,10 +246,35 @@ impl Session {
             vec![],
         )
         .await;
-        self.type_into("#enrol-url", &server.url).await;
+        self.type_into("#enrol-url", url).await;
         self.type_into("#enrol-code", &server.enrol_code()).await;
         self.type_into("#enrol-pin", pin).await;
         self.click("#enrol-submit").await;
+    }
+
+    /// Sign in to a store set up before; the workspace shows.
+    pub async fn sign_in(&self, user: &str, passphrase: &str) {
+        self.type_into("#sign-in-user", user).await;
+        self.type_into("#sign-in-passphrase", passphrase).await;
+        self.click("#sign-in-submit").await;
+        self.find("#nav-outbox").await;
+    }
+
+    /// Kill the app's own process with SIGKILL, as a crash or a pulled
+    /// plug would: nothing in it runs again, not even destructors. False if
+    /// it was no longer running. Drop the session afterwards.
+    pub fn kill_app(&self) -> bool {
+        let app = app_binary();
+        let Some(pid) = descendants(self.driver.id())
+            .into_iter()
+            .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == app))
+        else {
+            return false;
+        };
+        Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// Add Jane Doe (NHS 943 476 5919, born 15/04/1972) from the patient
@@ -342,6 +373,44 @@ impl Drop for Session {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The processes below `root` (tauri-driver starts WebKitWebDriver, which
+/// starts the app), from each process's parent in `/proc/PID/stat`.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // "PID (name) STATE PPID ...": the name may hold spaces and
+            // parentheses, so read after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 /// Every file under `dir` holding a picture (a JPEG or PNG start) or one

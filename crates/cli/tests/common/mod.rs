@@ -4,6 +4,7 @@
 //! the server holds.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod photos;
 pub mod proxy;
 
 use std::io::BufRead;
@@ -338,27 +339,9 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `n` distinct small JPEGs in `dir`: one camera photo with one entry of
-/// its quantisation table changed per copy (valid, and a different hash,
-/// so none is skipped as a duplicate on import).
+/// `n` distinct small JPEGs in `dir` (see [`photos::distinct_copies`]).
 pub fn distinct_jpegs(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let data = std::fs::read(fixture("dn_Sony_Cybershot_5.jpg")).expect("fixture");
-    // Walk the segments to the main image's first DQT (APP1 has its own).
-    let mut i = 2;
-    while data[i + 1] != 0xDB {
-        i += 2 + usize::from(u16::from_be_bytes([data[i + 2], data[i + 3]]));
-    }
-    let entry = i + 5 + 63;
-    std::fs::create_dir_all(dir).expect("dir");
-    (0..n)
-        .map(|k| {
-            let mut d = data.clone();
-            d[entry] = 1 + ((usize::from(d[entry]) + k) % 255) as u8;
-            let p = dir.join(format!("photo_{k:03}.jpg"));
-            std::fs::write(&p, d).expect("write");
-            p
-        })
-        .collect()
+    photos::distinct_copies(&fixture("dn_Sony_Cybershot_5.jpg"), dir, n)
 }
 
 /// Every file under the server's blob folder (complete and partial).
