@@ -5,8 +5,8 @@
 //! an EXIF block and a trailer.
 
 use clinshare_media::{
-    sanitise, sanitise_with, thumbnail, verify, Format, Limits, Verification, PREVIEW_PX,
-    THUMBNAIL_PX,
+    sanitise, sanitise_with, thumbnail, verify, verify_structure, Format, Limits, Verification,
+    PREVIEW_PX, THUMBNAIL_PX,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::ImageEncoder;
@@ -59,6 +59,10 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("verify", |b| {
         b.iter(|| verify(black_box(&clean.bytes), Format::Jpeg).expect("ok"))
+    });
+    // What the send-time gate and the server run on every photo.
+    g.bench_function("verify_structure", |b| {
+        b.iter(|| verify_structure(black_box(&clean.bytes), Format::Jpeg).expect("ok"))
     });
     g.bench_function("thumbnail_256", |b| {
         b.iter(|| thumbnail(black_box(&clean.bytes), THUMBNAIL_PX).expect("ok"))

@@ -75,15 +75,25 @@ pub(crate) fn verify_inner(
     if detected != format {
         return Err(fail(format!("the content is {detected}, not {format}")));
     }
+    let mut skeleton = Vec::new();
     let (width, height) = match format {
-        Format::Jpeg => jpeg::verify_structure(bytes)?,
+        Format::Jpeg => jpeg::verify_structure(
+            bytes,
+            (level == Verification::Structure).then_some(&mut skeleton),
+        )?,
         Format::Png => png::verify_structure(bytes)?,
         Format::WebP => webp::verify_structure(bytes)?,
         _ => bmff::verify_structure(bytes, format, limits)?,
     };
     limits.check_dimensions(width, height)?;
-    if !format.is_video() {
-        exif_only_orientation(bytes, format)?;
+    match (format, level) {
+        // At the structural level (every photo sent and received) the EXIF
+        // reader gets the JPEG without its coded data, from the same walk
+        // (`jpeg::without_coded_data`); at the full level (import,
+        // download) it reads every byte.
+        (Format::Jpeg, Verification::Structure) => exif_only_orientation(&skeleton, format)?,
+        (f, _) if !f.is_video() => exif_only_orientation(bytes, format)?,
+        _ => {}
     }
     let decoded = match image_format(format) {
         Some(f) => {

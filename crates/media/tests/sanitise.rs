@@ -1,7 +1,8 @@
 //! Behaviour of sanitise/verify/thumbnail on small real-world fixtures.
 
 use clinshare_media::{
-    jpeg, sanitise, sniff, thumbnail, verify, Format, Limits, MediaError, RemovedKind, Sanitised,
+    jpeg, sanitise, sniff, thumbnail, verify, verify_structure, Format, Limits, MediaError,
+    RemovedKind, Sanitised,
 };
 use std::io::Cursor;
 
@@ -247,6 +248,8 @@ fn verifier_rejects_unsanitised_originals() {
     ] {
         let e = verify(&fixture(name), format).expect_err(name);
         assert_eq!(e.code(), "media.verification_failed", "{name}: {e}");
+        let e = verify_structure(&fixture(name), format).expect_err(name);
+        assert_eq!(e.code(), "media.verification_failed", "{name}: {e}");
     }
     let s = clean("kam_exif.png");
     assert!(
@@ -348,4 +351,42 @@ fn full_verification_rejects_corrupt_entropy_data() {
     }
     let e = verify(&bad, Format::Jpeg).expect_err("corrupt scan must not verify");
     assert_eq!(e.code(), "media.verification_failed", "{e}");
+}
+
+#[test]
+fn the_exif_reader_at_the_structural_level_sees_every_segment_but_no_coded_data() {
+    for name in [
+        "et_ExifTool.jpg",
+        "dn_Sony_Cybershot_5.jpg",
+        "ia_landscape_6.jpg",
+    ] {
+        let original = fixture(name);
+        let skeleton = jpeg::without_coded_data(&original).expect(name);
+        // What the reader finds is the same with or without the coded data.
+        assert_eq!(exif_fields(&skeleton), exif_fields(&original), "{name}");
+        // Only coded data is left out: the scans' headers stay, in order.
+        let scans = jpeg::scan_data(&original).expect(name);
+        assert!(
+            skeleton.len() + scans.len() - 1024 < original.len(),
+            "{name}"
+        );
+        let sos = original
+            .windows(2)
+            .position(|w| w == [0xFF, 0xDA])
+            .expect("SOS");
+        assert_eq!(
+            skeleton[..sos],
+            original[..sos],
+            "{name}: every segment before the scan"
+        );
+        assert_eq!(skeleton[skeleton.len() - 2..], [0xFF, 0xD9]);
+        assert!(
+            jpeg::scan_data(&skeleton).expect("walks").len() < 1024,
+            "{name}"
+        );
+    }
+    assert!(
+        exif_fields(&fixture("et_ExifTool.jpg")).len() > 5,
+        "the fixture carries EXIF"
+    );
 }
