@@ -6,6 +6,7 @@
 //! here too, so there is one implementation.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod consent;
 pub mod directory;

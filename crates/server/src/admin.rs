@@ -1,6 +1,7 @@
 //! Administration, shared by the `admin` subcommands: teams, users, enrolment
 //! codes, devices. Each action is audited like a request.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use clinshare_protocol::{ErrorClass, ErrorCode};
 use crate::audit::action;
 use crate::keys::{new_id, secret_hash};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{AuditRecord, Store, StoreError, Team, User};
+use crate::store::{AuditRecord, Role, Store, StoreError, Team, User};
 
 pub const DATABASE_FILE: &str = "server.db";
 
@@ -103,12 +104,35 @@ fn clean_name(name: &str) -> Result<String, AdminError> {
     Ok(n.to_owned())
 }
 
-async fn audit(store: &dyn Store, object: &str, outcome: &str) -> Result<(), AdminError> {
+/// Who carries out an administrative action, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct By {
+    actor: Cow<'static, str>,
+    device: Cow<'static, str>,
+}
+
+impl By {
+    /// `clinshare-server admin ...` on the server's own machine.
+    pub const COMMAND_LINE: By = By {
+        actor: Cow::Borrowed("admin"),
+        device: Cow::Borrowed("-"),
+    };
+
+    /// An administrator's signed-in device, over the admin API.
+    pub fn user(user_id: &str, device_id: &str) -> By {
+        By {
+            actor: Cow::Owned(user_id.to_owned()),
+            device: Cow::Owned(device_id.to_owned()),
+        }
+    }
+}
+
+async fn audit(store: &dyn Store, by: &By, object: &str, outcome: &str) -> Result<(), AdminError> {
     store
         .append_audit(AuditRecord {
             at: crate::clock::now(),
-            actor: "admin".into(),
-            device: "-".into(),
+            actor: by.actor.to_string(),
+            device: by.device.to_string(),
             action: action::ADMIN.into(),
             object: object.into(),
             outcome: outcome.into(),
@@ -119,6 +143,7 @@ async fn audit(store: &dyn Store, object: &str, outcome: &str) -> Result<(), Adm
 
 pub async fn team_add(
     store: &dyn Store,
+    by: &By,
     name: &str,
     organisation: &str,
     accepts_referrals: bool,
@@ -135,15 +160,17 @@ pub async fn team_add(
         Err(StoreError::Duplicate) => return Err(AdminError::TeamExists(team.name)),
         r => r?,
     }
-    audit(store, &team.id, "team_add").await?;
+    audit(store, by, &team.id, "team_add").await?;
     Ok(team)
 }
 
 pub async fn user_add(
     store: &dyn Store,
+    by: &By,
     name: &str,
     team: &str,
     password: &str,
+    role: Role,
 ) -> Result<User, AdminError> {
     if password.chars().count() < 12 {
         return Err(AdminError::PasswordWeak);
@@ -162,18 +189,20 @@ pub async fn user_add(
         name: clean_name(name)?,
         password_hash: hash,
         disabled: false,
+        role,
         team_ids: vec![team.id],
     };
     match store.create_user(user.clone()).await {
         Err(StoreError::Duplicate) => return Err(AdminError::UserExists(user.name)),
         r => r?,
     }
-    audit(store, &user.id, "user_add").await?;
+    audit(store, by, &user.id, "user_add").await?;
     Ok(user)
 }
 
 pub async fn user_set_disabled(
     store: &dyn Store,
+    by: &By,
     name: &str,
     disabled: bool,
 ) -> Result<(), AdminError> {
@@ -183,6 +212,7 @@ pub async fn user_set_disabled(
     }
     audit(
         store,
+        by,
         "-",
         if disabled {
             "user_disable"
@@ -198,6 +228,7 @@ pub async fn user_set_disabled(
 /// refuses new referrals to it.
 pub async fn team_set_accepts_referrals(
     store: &dyn Store,
+    by: &By,
     name: &str,
     accepts: bool,
 ) -> Result<(), AdminError> {
@@ -207,6 +238,7 @@ pub async fn team_set_accepts_referrals(
     }
     audit(
         store,
+        by,
         "-",
         if accepts {
             "team_enable"
@@ -240,6 +272,7 @@ pub fn parse_duration(s: &str) -> Result<i64, AdminError> {
 /// A new one-time code; only its hash is kept.
 pub async fn enrol_code(
     store: &dyn Store,
+    by: &By,
     expires_in_secs: i64,
 ) -> Result<(String, i64), AdminError> {
     let code = crate::enrolment::generate_code().map_err(|e| AdminError::Store(e.to_string()))?;
@@ -250,7 +283,7 @@ pub async fn enrol_code(
             expires_at,
         )
         .await?;
-    audit(store, "-", "enrol_code").await?;
+    audit(store, by, "-", "enrol_code").await?;
     Ok((code, expires_at))
 }
 
@@ -268,12 +301,12 @@ pub async fn device_list(store: &dyn Store) -> Result<Vec<DeviceInfo>, AdminErro
         .collect())
 }
 
-pub async fn device_revoke(store: &dyn Store, id: &str) -> Result<(), AdminError> {
+pub async fn device_revoke(store: &dyn Store, by: &By, id: &str) -> Result<(), AdminError> {
     match store.revoke_device(id.trim(), crate::clock::now()).await {
         Err(StoreError::NotFound) => return Err(AdminError::NoSuchDevice(id.trim().to_owned())),
         r => r?,
     }
-    audit(store, id.trim(), "device_revoke").await
+    audit(store, by, id.trim(), "device_revoke").await
 }
 
 /// One PACS job as the administrator sees it (ids and codes only).

@@ -68,6 +68,15 @@ pub enum ApiError {
     ResidualMetadata,
     #[error("Too many requests from this device; slow down.")]
     RateLimited,
+    #[error("This needs an administrator's account.")]
+    NotAdministrator,
+    /// An administrative action refused (see `admin::AdminError`).
+    #[error("{message}")]
+    Admin {
+        code: &'static str,
+        message: String,
+        status: StatusCode,
+    },
     #[error("The server failed; nothing was changed. Try again later.")]
     Internal(String),
 }
@@ -102,6 +111,8 @@ impl ErrorCode for ApiError {
             ApiError::MediaRejected { .. } => "upload.media_rejected",
             ApiError::ResidualMetadata => "upload.residual_metadata",
             ApiError::RateLimited => "rate.limited",
+            ApiError::NotAdministrator => "auth.not_administrator",
+            ApiError::Admin { code, .. } => code,
             ApiError::Internal(_) => "internal",
         }
     }
@@ -125,7 +136,10 @@ impl ApiError {
             | ApiError::SignInRequired
             | ApiError::TokenInvalid
             | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::UserDisabled | ApiError::EnrolCodeInvalid => StatusCode::FORBIDDEN,
+            ApiError::UserDisabled | ApiError::EnrolCodeInvalid | ApiError::NotAdministrator => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::Admin { status, .. } => *status,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) | ApiError::BodyHash | ApiError::ProtocolVersion => {
                 StatusCode::BAD_REQUEST

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod admin_api;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
@@ -61,6 +62,28 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/inbox/{id}/ack", post(inbox::acknowledge))
         .route("/v1/fhir/DocumentReference", get(fhir::search_documents))
         .route("/v1/fhir/Binary/{id}", get(fhir::binary))
+        .route(
+            "/v1/admin/teams",
+            get(admin_api::list_teams).post(admin_api::add_team),
+        )
+        .route(
+            "/v1/admin/teams/accepting",
+            post(admin_api::set_team_accepting),
+        )
+        .route("/v1/admin/users", post(admin_api::add_user))
+        .route(
+            "/v1/admin/users/disabled",
+            post(admin_api::set_user_disabled),
+        )
+        .route(
+            "/v1/admin/enrolment-codes",
+            post(admin_api::new_enrolment_code),
+        )
+        .route("/v1/admin/devices", get(admin_api::list_devices))
+        .route(
+            "/v1/admin/devices/{id}/revoke",
+            post(admin_api::revoke_device),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use clinshare_protocol::ErrorCode;
 use clinshare_server::admin::{self, AdminError};
 use clinshare_server::serve::{self, ServeOptions, Transport};
+use clinshare_server::store::Role;
 use clinshare_server::Config;
 
 #[derive(Parser)]
@@ -125,6 +126,10 @@ enum UserCommand {
         /// from the first line of standard input).
         #[arg(long)]
         password_env: Option<String>,
+        /// `clinician` (sends and receives referrals) or `administrator`
+        /// (also manages teams, users, codes and devices over the admin API).
+        #[arg(long, default_value = "clinician", value_parser = parse_role)]
+        role: Role,
     },
     Disable {
         name: String,
@@ -132,6 +137,10 @@ enum UserCommand {
     Enable {
         name: String,
     },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "the role is clinician or administrator".to_owned())
 }
 
 #[derive(Subcommand)]
@@ -260,6 +269,7 @@ async fn run_admin(
 ) -> Result<(), AdminError> {
     let store = admin::open_store(data_dir, database).await?;
     let store = store.as_ref();
+    let by = &admin::By::COMMAND_LINE;
     match command {
         AdminCommand::Team {
             command:
@@ -271,7 +281,7 @@ async fn run_admin(
                 },
         } => {
             let max_bytes = max_file_mb.map(|mb| u64::from(mb) * 1_000_000);
-            let t = admin::team_add(store, &name, &org, accepts_referrals, max_bytes).await?;
+            let t = admin::team_add(store, by, &name, &org, accepts_referrals, max_bytes).await?;
             print(
                 json,
                 serde_json::json!({"team_id": t.id, "name": t.name, "organisation": t.organisation, "accepts_referrals": t.accepts_referrals, "max_file_bytes": t.max_file_bytes}),
@@ -281,7 +291,7 @@ async fn run_admin(
         AdminCommand::Team {
             command: TeamCommand::Disable { name },
         } => {
-            admin::team_set_accepts_referrals(store, &name, false).await?;
+            admin::team_set_accepts_referrals(store, by, &name, false).await?;
             print(
                 json,
                 serde_json::json!({"name": name.trim(), "accepts_referrals": false}),
@@ -291,7 +301,7 @@ async fn run_admin(
         AdminCommand::Team {
             command: TeamCommand::Enable { name },
         } => {
-            admin::team_set_accepts_referrals(store, &name, true).await?;
+            admin::team_set_accepts_referrals(store, by, &name, true).await?;
             print(
                 json,
                 serde_json::json!({"name": name.trim(), "accepts_referrals": true}),
@@ -303,17 +313,18 @@ async fn run_admin(
                 name,
                 team,
                 password_env,
+                role,
             } => {
                 let password = read_password(password_env.as_deref())?;
-                let u = admin::user_add(store, &name, &team, &password).await?;
+                let u = admin::user_add(store, by, &name, &team, &password, role).await?;
                 print(
                     json,
-                    serde_json::json!({"user_id": u.id, "name": u.name, "team_ids": u.team_ids}),
+                    serde_json::json!({"user_id": u.id, "name": u.name, "role": u.role, "team_ids": u.team_ids}),
                     format!("user {} added ({})", u.name, u.id),
                 );
             }
             UserCommand::Disable { name } => {
-                admin::user_set_disabled(store, &name, true).await?;
+                admin::user_set_disabled(store, by, &name, true).await?;
                 print(
                     json,
                     serde_json::json!({"disabled": name}),
@@ -321,7 +332,7 @@ async fn run_admin(
                 );
             }
             UserCommand::Enable { name } => {
-                admin::user_set_disabled(store, &name, false).await?;
+                admin::user_set_disabled(store, by, &name, false).await?;
                 print(
                     json,
                     serde_json::json!({"enabled": name}),
@@ -331,7 +342,7 @@ async fn run_admin(
         },
         AdminCommand::EnrolCode { expires_in } => {
             let secs = admin::parse_duration(&expires_in)?;
-            let (code, expires_at) = admin::enrol_code(store, secs).await?;
+            let (code, expires_at) = admin::enrol_code(store, by, secs).await?;
             print(
                 json,
                 serde_json::json!({"code": code, "expires_at": expires_at}),
@@ -364,7 +375,7 @@ async fn run_admin(
                 );
             }
             DeviceCommand::Revoke { id } => {
-                admin::device_revoke(store, &id).await?;
+                admin::device_revoke(store, by, &id).await?;
                 print(
                     json,
                     serde_json::json!({"revoked": id}),

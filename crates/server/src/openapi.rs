@@ -25,6 +25,14 @@ pub const PATHS: &[(&str, &str)] = &[
     ("/v1/inbox/{id}/ack", "post"),
     ("/v1/fhir/DocumentReference", "get"),
     ("/v1/fhir/Binary/{id}", "get"),
+    ("/v1/admin/teams", "get"),
+    ("/v1/admin/teams", "post"),
+    ("/v1/admin/teams/accepting", "post"),
+    ("/v1/admin/users", "post"),
+    ("/v1/admin/users/disabled", "post"),
+    ("/v1/admin/enrolment-codes", "post"),
+    ("/v1/admin/devices", "get"),
+    ("/v1/admin/devices/{id}/revoke", "post"),
 ];
 
 fn summary(path: &str, method: &str) -> &'static str {
@@ -46,6 +54,14 @@ fn summary(path: &str, method: &str) -> &'static str {
         ("/v1/inbox/{id}/ack", _) => "Acknowledge a referral (InboxItem)",
         ("/v1/fhir/DocumentReference", _) => "FHIR R4 search: the caller's teams' delivered photos of one patient, ?patient=<system>|<value> (searchset Bundle of DocumentReference, application/fhir+json)",
         ("/v1/fhir/Binary/{id}", _) => "FHIR R4 Binary read: one delivered photo's bytes (the attachment url of a DocumentReference; 410 after consent withdrawal)",
+        ("/v1/admin/teams", "get") => "Administrators: every team (TeamInfo[])",
+        ("/v1/admin/teams", _) => "Administrators: add a team (NewTeam → TeamInfo)",
+        ("/v1/admin/teams/accepting", _) => "Administrators: start or stop a team taking referrals (TeamAccepting)",
+        ("/v1/admin/users", _) => "Administrators: add a user to a team with a role (NewUser → UserInfo)",
+        ("/v1/admin/users/disabled", _) => "Administrators: disable or enable a user; refused on their next request (UserDisabled)",
+        ("/v1/admin/enrolment-codes", _) => "Administrators: a one-time enrolment code (NewEnrolmentCode → EnrolmentCode)",
+        ("/v1/admin/devices", _) => "Administrators: enrolled devices (DeviceInfo[])",
+        ("/v1/admin/devices/{id}/revoke", _) => "Administrators: revoke a device; refused on its next request (DeviceInfo[])",
         _ => "",
     }
 }
@@ -86,7 +102,14 @@ fn operation(path: &str, method: &str) -> Value {
                 }
                 _ => json!({"description": "OK"}),
             };
-            if matches!(path, "/v1/enrol" | "/v1/referrals") {
+            if matches!(
+                (path, method),
+                ("/v1/enrol" | "/v1/referrals", _)
+                    | (
+                        "/v1/admin/teams" | "/v1/admin/users" | "/v1/admin/enrolment-codes",
+                        "post"
+                    )
+            ) {
                 responses["201"] = json!({"description": "Created"});
             }
             for code in [
@@ -123,6 +146,34 @@ fn request_body(path: &str, method: &str) -> Option<Value> {
                 json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
             )
         }
+        ("/v1/admin/teams", "post") => json!({
+            "type": "object", "required": ["name", "organisation"], "additionalProperties": false,
+            "properties": {
+                "name": {"type": "string"}, "organisation": {"type": "string"},
+                "accepts_referrals": {"type": "boolean"},
+                "max_file_bytes": {"type": ["integer", "null"], "minimum": 0}
+            }
+        }),
+        ("/v1/admin/teams/accepting", _) => json!({
+            "type": "object", "required": ["team", "accepts_referrals"], "additionalProperties": false,
+            "properties": {"team": {"type": "string"}, "accepts_referrals": {"type": "boolean"}}
+        }),
+        ("/v1/admin/users", _) => json!({
+            "type": "object", "required": ["name", "team", "password"], "additionalProperties": false,
+            "properties": {
+                "name": {"type": "string"}, "team": {"type": "string"},
+                "password": {"type": "string", "minLength": 12},
+                "role": {"type": "string", "enum": ["clinician", "administrator"]}
+            }
+        }),
+        ("/v1/admin/users/disabled", _) => json!({
+            "type": "object", "required": ["name", "disabled"], "additionalProperties": false,
+            "properties": {"name": {"type": "string"}, "disabled": {"type": "boolean"}}
+        }),
+        ("/v1/admin/enrolment-codes", _) => json!({
+            "type": "object", "required": ["expires_in"], "additionalProperties": false,
+            "properties": {"expires_in": {"type": "string", "description": "30m, 1h, 2d (at most 30 days)"}}
+        }),
         ("/v1/referrals", "post") => {
             json!({"type": "object", "description": "ReferralManifest (clinshare-protocol)"})
         }

@@ -216,7 +216,7 @@ async fn sign_in_checks_the_password_and_disabled_users_are_refused_next_request
         s.send(c.get("/v1/directory")).await.status(),
         StatusCode::OK
     );
-    clinshare_server::admin::user_set_disabled(s.store().as_ref(), "alice", true)
+    clinshare_server::admin::user_set_disabled(s.store().as_ref(), CLI, "alice", true)
         .await
         .expect("disable");
     let (status, body) = json(s.send(c.get("/v1/directory")).await).await;
@@ -243,7 +243,7 @@ async fn revoked_devices_are_refused_on_their_next_request(s: Server) {
     assert!(listed
         .iter()
         .any(|d| d.device_id == c.device_id && d.revoked_at.is_none()));
-    clinshare_server::admin::device_revoke(s.store().as_ref(), &c.device_id)
+    clinshare_server::admin::device_revoke(s.store().as_ref(), CLI, &c.device_id)
         .await
         .expect("revoke");
     let (status, body) = json(s.send(c.get("/v1/directory")).await).await;
@@ -271,9 +271,16 @@ async fn the_directory_is_signed_versioned_and_lists_only_teams_taking_referrals
     assert_eq!(tv.clinicians.len(), 1);
     assert_eq!(tv.clinicians[0].name, "bob");
 
-    clinshare_server::admin::team_add(s.store().as_ref(), "Podiatry", "Lanark CHP", true, None)
-        .await
-        .expect("team");
+    clinshare_server::admin::team_add(
+        s.store().as_ref(),
+        CLI,
+        "Podiatry",
+        "Lanark CHP",
+        true,
+        None,
+    )
+    .await
+    .expect("team");
     let (_, body) = json(s.send(c.get("/v1/directory")).await).await;
     let newer: SignedDirectory = serde_json::from_value(body).expect("directory");
     assert!(newer.payload.version > signed.payload.version);
@@ -362,12 +369,19 @@ async fn a_team_file_limit_is_in_the_directory_and_larger_files_are_refused(s: S
     let jpeg = clean_jpeg();
     let size = jpeg.len() as u64;
     let store = s.store();
-    let exact =
-        clinshare_server::admin::team_add(store.as_ref(), "Exact", "Lanark CHP", true, Some(size))
-            .await
-            .expect("team");
+    let exact = clinshare_server::admin::team_add(
+        store.as_ref(),
+        CLI,
+        "Exact",
+        "Lanark CHP",
+        true,
+        Some(size),
+    )
+    .await
+    .expect("team");
     let smaller = clinshare_server::admin::team_add(
         store.as_ref(),
+        CLI,
         "Smaller",
         "Lanark CHP",
         true,
@@ -715,6 +729,217 @@ async fn the_audit_log_holds_ids_but_never_identifiers_or_questions() {
     assert!(audit_rows.contains("deliver"));
 }
 
+async fn the_admin_api_is_for_administrators_only(s: Server) {
+    let alice = s.client("alice").await;
+    let new_user =
+        serde_json::json!({"name": "mallory", "team": "Tissue Viability", "password": PASSWORD});
+    for req in [
+        alice.get("/v1/admin/teams"),
+        alice.get("/v1/admin/devices"),
+        alice.post_json("/v1/admin/users", &new_user),
+        alice.post_json(
+            "/v1/admin/enrolment-codes",
+            &serde_json::json!({"expires_in": "1h"}),
+        ),
+    ] {
+        let (status, body) = json(s.send(req).await).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, "auth.not_administrator")
+        );
+    }
+    assert!(s
+        .store()
+        .user_by_name("mallory")
+        .await
+        .expect("store")
+        .is_none());
+}
+
+async fn an_administrator_manages_teams_users_codes_and_devices_over_the_api(s: Server) {
+    let dana = s.client("dana").await;
+    let (status, body) = json(s.send(dana.get("/v1/admin/teams")).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let names: Vec<&str> = body
+        .as_array()
+        .expect("teams")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Closed Clinic",
+            "District Nurses North",
+            "Tissue Viability",
+            "Dermatology"
+        ]
+    );
+
+    // A team, once; a user in it, with a strong password, in a team that exists.
+    let podiatry = serde_json::json!({"name": "Podiatry", "organisation": "Lanark CHP", "accepts_referrals": true});
+    let (status, team) = json(s.send(dana.post_json("/v1/admin/teams", &podiatry)).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let (status, body) = json(s.send(dana.post_json("/v1/admin/teams", &podiatry)).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "admin.team_exists")
+    );
+    for (user, refusal, status) in [
+        (
+            serde_json::json!({"name": "erin", "team": "Podiatry", "password": "too short"}),
+            "admin.password_weak",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            serde_json::json!({"name": "erin", "team": "Chiropody", "password": PASSWORD}),
+            "admin.no_such_team",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (got, body) = json(s.send(dana.post_json("/v1/admin/users", &user)).await).await;
+        assert_eq!((got, code(&body)), (status, refusal));
+        assert!(!body["message"].as_str().unwrap_or_default().is_empty());
+    }
+    assert!(s
+        .store()
+        .user_by_name("erin")
+        .await
+        .expect("store")
+        .is_none());
+    let erin = serde_json::json!({"name": "erin", "team": "Podiatry", "password": PASSWORD});
+    let (status, user) = json(s.send(dana.post_json("/v1/admin/users", &erin)).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_eq!(user["role"], "clinician");
+    assert_eq!(user["team_ids"], serde_json::json!([team["team_id"]]));
+    assert!(user.get("password").is_none() && user.get("password_hash").is_none());
+
+    // A one-time code from the API enrols erin's laptop; she signs in.
+    let (status, body) = json(
+        s.send(dana.post_json(
+            "/v1/admin/enrolment-codes",
+            &serde_json::json!({"expires_in": "forever"}),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "admin.bad_duration")
+    );
+    let (status, issued) = json(
+        s.send(dana.post_json(
+            "/v1/admin/enrolment-codes",
+            &serde_json::json!({"expires_in": "30m"}),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let mut laptop = Client::new_device();
+    let (status, body) = json(
+        s.send(laptop.enrol_request(issued["code"].as_str().expect("code")))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    laptop.device_id = body["device_id"].as_str().expect("device").to_owned();
+    let (status, _) = laptop.sign_in(&s, "erin", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, directory) = json(s.send(laptop.get("/v1/directory")).await).await;
+    assert!(directory.to_string().contains("Podiatry"));
+
+    // The team stops taking referrals: gone from the directory.
+    let stop = serde_json::json!({"team": "Podiatry", "accepts_referrals": false});
+    let (status, _) = json(
+        s.send(dana.post_json("/v1/admin/teams/accepting", &stop))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, directory) = json(s.send(laptop.get("/v1/directory")).await).await;
+    assert!(!directory.to_string().contains("Podiatry"), "{directory}");
+
+    // Erin disabled: refused on her next request; enabled again: let in.
+    for (disabled, expected) in [(true, StatusCode::FORBIDDEN), (false, StatusCode::OK)] {
+        let change = serde_json::json!({"name": "erin", "disabled": disabled});
+        let (status, _) = json(
+            s.send(dana.post_json("/v1/admin/users/disabled", &change))
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(s.send(laptop.get("/v1/directory")).await.status(), expected);
+    }
+    let nobody = serde_json::json!({"name": "nobody", "disabled": true});
+    let (status, body) = json(
+        s.send(dana.post_json("/v1/admin/users/disabled", &nobody))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "admin.no_such_user")
+    );
+
+    // Her laptop revoked: refused on its next request.
+    let (_, devices) = json(s.send(dana.get("/v1/admin/devices")).await).await;
+    assert!(devices.to_string().contains(&laptop.device_id));
+    let revoke = format!("/v1/admin/devices/{}/revoke", laptop.device_id);
+    let (status, devices) = json(s.send(dana.request("POST", &revoke, Vec::new())).await).await;
+    assert_eq!(status, StatusCode::OK, "{devices}");
+    let revoked = devices
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|d| d["device_id"] == laptop.device_id.as_str())
+        .expect("listed");
+    assert!(revoked["revoked_at"].is_string());
+    let (status, body) = json(s.send(laptop.get("/v1/directory")).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "auth.device_revoked")
+    );
+    let (status, body) = json(
+        s.send(dana.request(
+            "POST",
+            &format!("/v1/admin/devices/{}/revoke", "c".repeat(32)),
+            Vec::new(),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "admin.no_such_device")
+    );
+}
+
+#[tokio::test]
+async fn admin_api_actions_are_audited_with_the_administrator_and_device() {
+    let s = Server::start().await;
+    let dana = s.client("dana").await;
+    let podiatry = serde_json::json!({"name": "Podiatry", "organisation": "Lanark CHP"});
+    let (status, _) = json(s.send(dana.post_json("/v1/admin/teams", &podiatry)).await).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let dana_id = s
+        .store()
+        .user_by_name("dana")
+        .await
+        .expect("store")
+        .expect("dana")
+        .id;
+    let rows = audit_dump(&s);
+    assert!(
+        rows.lines().any(
+            |l| l.starts_with(&format!("{dana_id} {} admin ", dana.device_id))
+                && l.ends_with("team_add")
+        ),
+        "{rows}"
+    );
+    assert!(s.store().verify_audit().await.expect("the chain holds") > 0);
+}
+
 fn audit_dump(s: &Server) -> String {
     let conn = rusqlite::Connection::open(s.dir.path().join("server.db")).expect("open");
     let mut stmt = conn
@@ -753,4 +978,6 @@ on_both_backends!(
     a_file_with_residual_metadata_is_refused,
     an_upload_longer_than_the_manifest_says_is_refused,
     consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
+    the_admin_api_is_for_administrators_only,
+    an_administrator_manages_teams_users_codes_and_devices_over_the_api,
 );

@@ -49,6 +49,41 @@ fn admin_commands_follow_the_cli_contract() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["name"], "bob");
+    assert_eq!(v["role"], "clinician");
+    let (code, out, err) = admin(
+        d,
+        &[
+            "--json",
+            "user",
+            "add",
+            "dana",
+            "--team",
+            "Tissue Viability",
+            "--password-env",
+            "TEST_PASSWORD",
+            "--role",
+            "administrator",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["role"], "administrator");
+    let (code, _, err) = admin(
+        d,
+        &[
+            "user",
+            "add",
+            "eve",
+            "--team",
+            "Tissue Viability",
+            "--password-env",
+            "TEST_PASSWORD",
+            "--role",
+            "superuser",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("clinician or administrator"), "{err}");
     let (code, _, err) = admin(
         d,
         &[

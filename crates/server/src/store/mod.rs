@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
+pub use clinshare_protocol::admin::Role;
 use clinshare_protocol::referral::{ReferralManifest, ReferralState};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,7 @@ pub struct User {
     pub name: String,
     pub password_hash: String,
     pub disabled: bool,
+    pub role: Role,
     pub team_ids: Vec<String>,
 }
 
@@ -186,6 +188,8 @@ pub struct DirectorySnapshot {
 pub trait Store: Send + Sync + 'static {
     // Administration.
     async fn create_team(&self, team: Team) -> StoreResult<()>;
+    /// Every team, by organisation and name.
+    async fn teams(&self) -> StoreResult<Vec<Team>>;
     async fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>>;
     async fn team(&self, id: &str) -> StoreResult<Option<Team>>;
     async fn create_user(&self, user: User) -> StoreResult<()>;

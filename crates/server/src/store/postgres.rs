@@ -13,8 +13,8 @@ use super::{
     PacsOutcome, Referral, Store, StoreError, StoreResult, Team, User,
 };
 use crate::audit::{entry_hash, GENESIS_HASH};
-use crate::store::sqlite::state_from_code;
 use crate::store::sqlite::{outcome_columns, PACS_JOB_COLUMNS};
+use crate::store::sqlite::{role_of, state_from_code};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "team_file_limit",
         include_str!("../../migrations/postgres/0003_team_file_limit.sql"),
+    ),
+    (
+        4,
+        "user_role",
+        include_str!("../../migrations/postgres/0004_user_role.sql"),
     ),
 ];
 
@@ -148,9 +153,9 @@ fn device_row(r: &Row) -> Device {
 
 async fn load_user<C: GenericClient>(c: &C, by_id: bool, key: &str) -> StoreResult<Option<User>> {
     let sql = if by_id {
-        "SELECT id, name, password_hash, disabled FROM users WHERE id = $1"
+        "SELECT id, name, password_hash, disabled, role FROM users WHERE id = $1"
     } else {
-        "SELECT id, name, password_hash, disabled FROM users WHERE name = $1"
+        "SELECT id, name, password_hash, disabled, role FROM users WHERE name = $1"
     };
     let Some(r) = c.query_opt(sql, &[&key]).await? else {
         return Ok(None);
@@ -170,6 +175,7 @@ async fn load_user<C: GenericClient>(c: &C, by_id: bool, key: &str) -> StoreResu
         name: r.get(1),
         password_hash: r.get(2),
         disabled: r.get(3),
+        role: role_of(r.get(4)),
         team_ids: teams,
     }))
 }
@@ -263,6 +269,19 @@ impl Store for PostgresStore {
         .map(team_row))
     }
 
+    async fn teams(&self) -> StoreResult<Vec<Team>> {
+        let c = self.pool.get().await?;
+        Ok(c.query(
+            "SELECT id, name, organisation, accepts_referrals, max_file_bytes FROM teams
+             ORDER BY organisation, name",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(team_row)
+        .collect())
+    }
+
     async fn team(&self, id: &str) -> StoreResult<Option<Team>> {
         let c = self.pool.get().await?;
         Ok(c.query_opt(
@@ -279,8 +298,15 @@ impl Store for PostgresStore {
         let tx = c.transaction().await?;
         match tx
             .execute(
-                "INSERT INTO users (id, name, password_hash, disabled) VALUES ($1, $2, $3, $4)",
-                &[&user.id, &user.name, &user.password_hash, &user.disabled],
+                "INSERT INTO users (id, name, password_hash, disabled, role)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &user.id,
+                    &user.name,
+                    &user.password_hash,
+                    &user.disabled,
+                    &user.role.as_str(),
+                ],
             )
             .await
         {

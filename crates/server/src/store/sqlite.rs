@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use clinshare_protocol::admin::Role;
 use clinshare_protocol::referral::{ReferralManifest, ReferralState};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
@@ -31,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "team_file_limit",
         include_str!("../../migrations/sqlite/0003_team_file_limit.sql"),
+    ),
+    (
+        4,
+        "user_role",
+        include_str!("../../migrations/sqlite/0004_user_role.sql"),
     ),
 ];
 
@@ -119,8 +125,14 @@ fn team_row(r: &Row<'_>) -> rusqlite::Result<Team> {
     })
 }
 
+/// A role the database holds; anything unknown gets the least.
+pub(crate) fn role_of(s: &str) -> Role {
+    Role::parse(s).unwrap_or(Role::Clinician)
+}
+
 fn load_user(conn: &Connection, where_sql: &str, key: &str) -> StoreResult<Option<User>> {
-    let sql = format!("SELECT id, name, password_hash, disabled FROM users WHERE {where_sql}");
+    let sql =
+        format!("SELECT id, name, password_hash, disabled, role FROM users WHERE {where_sql}");
     let user = conn
         .query_row(&sql, [key], |r| {
             Ok(User {
@@ -128,6 +140,7 @@ fn load_user(conn: &Connection, where_sql: &str, key: &str) -> StoreResult<Optio
                 name: r.get(1)?,
                 password_hash: r.get(2)?,
                 disabled: r.get(3)?,
+                role: role_of(&r.get::<_, String>(4)?),
                 team_ids: Vec::new(),
             })
         })
@@ -318,6 +331,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn teams(&self) -> StoreResult<Vec<Team>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, name, organisation, accepts_referrals, max_file_bytes FROM teams
+                 ORDER BY organisation, name",
+            )?;
+            let teams = stmt.query_map([], team_row)?.collect::<Result<_, _>>()?;
+            Ok(teams)
+        })
+        .await
+    }
+
     async fn team_by_name(&self, name: &str) -> StoreResult<Option<Team>> {
         let name = name.to_owned();
         self.with(move |c| {
@@ -348,8 +373,15 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             match tx.execute(
-                "INSERT INTO users (id, name, password_hash, disabled) VALUES (?1, ?2, ?3, ?4)",
-                params![user.id, user.name, user.password_hash, user.disabled],
+                "INSERT INTO users (id, name, password_hash, disabled, role)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    user.id,
+                    user.name,
+                    user.password_hash,
+                    user.disabled,
+                    user.role.as_str()
+                ],
             ) {
                 Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate),
                 r => r?,

@@ -50,7 +50,7 @@ use clinshare_protocol::referral::{
     ConsentSummary, MediaFormat, MediaItem, PatientRef, ReferralManifest, Urgency,
 };
 use clinshare_protocol::PROTOCOL_VERSION;
-use clinshare_server::store::Store;
+use clinshare_server::store::{Role, Store};
 use clinshare_server::{admin, AppState, Config};
 use ed25519_dalek::{Signer, SigningKey};
 use http_body_util::BodyExt;
@@ -62,6 +62,9 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// NHS Digital's published example number.
 pub const NHS_NUMBER: &str = "9434765919";
 pub const FIXTURE_WITH_EXIF: &[u8] = include_bytes!("../fixtures/et_ExifTool.jpg");
+
+/// Administrative actions taken as `clinshare-server admin` would.
+pub const CLI: &admin::By = &admin::By::COMMAND_LINE;
 
 pub struct Server {
     pub dir: tempfile::TempDir,
@@ -118,28 +121,37 @@ impl Server {
 
     pub async fn with_state(dir: tempfile::TempDir, state: AppState) -> Server {
         let store = state.store.as_ref();
-        let nurses = admin::team_add(store, "District Nurses North", "Lanark CHP", false, None)
+        let nurses = admin::team_add(
+            store,
+            CLI,
+            "District Nurses North",
+            "Lanark CHP",
+            false,
+            None,
+        )
+        .await
+        .expect("team")
+        .id;
+        let tissue_viability =
+            admin::team_add(store, CLI, "Tissue Viability", "Lanark CHP", true, None)
+                .await
+                .expect("team")
+                .id;
+        let dermatology = admin::team_add(store, CLI, "Dermatology", "Other Trust", true, None)
             .await
             .expect("team")
             .id;
-        let tissue_viability = admin::team_add(store, "Tissue Viability", "Lanark CHP", true, None)
+        let closed_team = admin::team_add(store, CLI, "Closed Clinic", "Lanark CHP", false, None)
             .await
             .expect("team")
             .id;
-        let dermatology = admin::team_add(store, "Dermatology", "Other Trust", true, None)
-            .await
-            .expect("team")
-            .id;
-        let closed_team = admin::team_add(store, "Closed Clinic", "Lanark CHP", false, None)
-            .await
-            .expect("team")
-            .id;
-        for (user, team) in [
-            ("alice", "District Nurses North"),
-            ("bob", "Tissue Viability"),
-            ("carol", "Dermatology"),
+        for (user, team, role) in [
+            ("alice", "District Nurses North", Role::Clinician),
+            ("bob", "Tissue Viability", Role::Clinician),
+            ("carol", "Dermatology", Role::Clinician),
+            ("dana", "District Nurses North", Role::Administrator),
         ] {
-            admin::user_add(store, user, team, PASSWORD)
+            admin::user_add(store, CLI, user, team, PASSWORD, role)
                 .await
                 .expect("user");
         }
@@ -164,7 +176,7 @@ impl Server {
     }
 
     pub async fn enrol_code(&self) -> String {
-        admin::enrol_code(self.store().as_ref(), 3600)
+        admin::enrol_code(self.store().as_ref(), CLI, 3600)
             .await
             .expect("code")
             .0
