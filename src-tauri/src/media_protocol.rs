@@ -36,16 +36,14 @@ pub fn respond(app: &AppHandle, request: &Request<Vec<u8>>) -> Response<Vec<u8>>
             .map_err(ipc)?
             .map(|b| (b, "image/jpeg"))),
         Picture::Full => {
-            let mime = media::format_of(store, &id)
-                .map_err(ipc)?
-                .map(|f| mime_of(&f));
+            let format = media::format_of(store, &id).map_err(ipc)?;
             let bytes = media::bytes(store, actor, &id).map_err(ipc)?;
-            Ok(bytes.zip(mime))
+            Ok(bytes.zip(format).map(|(b, f)| media::viewable(b, &f)))
         }
         // Downloaded and checked when the referral was opened (audited then).
         Picture::Inbox(referral) => Ok(inbox::cached_with_format(store, &referral, &id)
             .map_err(ipc)?
-            .map(|(bytes, format)| (bytes, mime_of(&format)))),
+            .map(|(bytes, format)| media::viewable(bytes, &format))),
     });
     match found {
         Ok(Some((bytes, mime))) => Response::builder()
@@ -78,20 +76,6 @@ fn parse(path: &str) -> Option<(Picture, String)> {
         _ => return None,
     };
     is_hex(id, 32).then(|| (picture, id.to_owned()))
-}
-
-fn mime_of(format: &str) -> &'static str {
-    match format {
-        "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "heic" | "heif" => "image/heif",
-        "avif" => "image/avif",
-        "mp4" => "video/mp4",
-        "mov" => "video/quicktime",
-        "3gp" => "video/3gpp",
-        _ => "application/octet-stream",
-    }
 }
 
 fn empty(status: StatusCode) -> Response<Vec<u8>> {

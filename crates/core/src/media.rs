@@ -128,8 +128,11 @@ pub(crate) fn prepare(source: &[u8], limits: &Limits) -> Result<Prepared, Import
     let clean = clinshare_media::sanitise(source, limits).map_err(rejected)?;
     let thumb = match clinshare_media::thumbnail_with_limits(&clean.bytes, THUMBNAIL_PX, limits) {
         Ok(t) => Some(t),
-        // HEIC and video cannot be decoded here: the UI shows a placeholder.
+        // Video is not decoded here, nor a HEIF picture libheif cannot
+        // decode (the file itself passed the sanitiser and verifier): the
+        // UI shows a placeholder and the photo is kept.
         Err(MediaError::ThumbnailUnavailable { .. }) => None,
+        Err(MediaError::Undecodable { format, .. }) if format.is_bmff() => None,
         Err(e) => return Err(rejected(e)),
     };
     let sha256 = clean.sha256_hex();
@@ -334,6 +337,33 @@ pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSumm
         _ => stmt.query_map([], map)?.collect::<Result<Vec<_>, _>>(),
     };
     Ok(rows?)
+}
+
+/// A picture as a webview can show it, by its stored format name: a
+/// HEIF/HEIC/AVIF picture as a JPEG preview (long edge 1600 px) made in
+/// memory, anything else unchanged; with its MIME type.
+pub fn viewable(bytes: Vec<u8>, format: &str) -> (Vec<u8>, &'static str) {
+    if matches!(format, "heic" | "heif" | "avif") {
+        if let Ok(preview) = clinshare_media::thumbnail(&bytes, clinshare_media::PREVIEW_PX) {
+            return (preview, "image/jpeg");
+        }
+    }
+    (bytes, mime_of(format))
+}
+
+/// The MIME type of a stored format name.
+pub fn mime_of(format: &str) -> &'static str {
+    match format {
+        "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "heic" | "heif" => "image/heif",
+        "avif" => "image/avif",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "3gp" => "video/3gpp",
+        _ => "application/octet-stream",
+    }
 }
 
 /// The stored format of an item (`jpeg`, `heic`, ...); `None` for an unknown id.

@@ -390,3 +390,42 @@ fn the_exif_reader_at_the_structural_level_sees_every_segment_but_no_coded_data(
         "the fixture carries EXIF"
     );
 }
+
+#[test]
+fn heic_and_avif_get_jpeg_thumbnails_and_previews_through_libheif() {
+    for name in ["kam_exif.heic", "dn_32Bit-72dpi-sRGB-800x600.avif"] {
+        let s = clean(name);
+        for max in [clinshare_media::THUMBNAIL_PX, clinshare_media::PREVIEW_PX] {
+            let t = thumbnail(&s.bytes, max).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(sniff(&t).expect("sniff"), Format::Jpeg, "{name}");
+            let img = image::load_from_memory(&t).expect("a JPEG");
+            let (w, h) = (img.width(), img.height());
+            assert!(w.max(h) <= max, "{name}: {w}x{h}");
+            // The picture's shape, upright either way round.
+            let (sw, sh) = (s.width.max(s.height), s.width.min(s.height));
+            let (long, short) = (w.max(h), w.min(h));
+            let want = f64::from(sw) / f64::from(sh);
+            let got = f64::from(long) / f64::from(short);
+            assert!(
+                (want - got).abs() < 0.05,
+                "{name}: {w}x{h} from {}x{}",
+                s.width,
+                s.height
+            );
+        }
+    }
+}
+
+#[test]
+fn a_broken_heif_gets_an_error_not_a_thumbnail() {
+    let e = thumbnail(
+        &fixture("dn_NegativeArraySizeException.ItemInfoBox.init.heif"),
+        clinshare_media::THUMBNAIL_PX,
+    )
+    .expect_err("broken");
+    assert!(
+        matches!(e.code(), "media.undecodable" | "media.malformed"),
+        "{}: {e}",
+        e.code()
+    );
+}

@@ -200,19 +200,36 @@ fn folders_are_walked_and_each_file_gets_an_outcome() {
 }
 
 #[test]
-fn a_heic_photo_is_stored_without_a_thumbnail() {
+fn a_heic_photo_gets_a_jpeg_thumbnail() {
     let (_dir, mut store) = open_store();
     let nurse = actor(&store, "Nurse");
     let imported = import_bytes(&mut store, &nurse, &fixture("kam_exif.heic"), None);
     let Ok(Imported::New { id, .. }) = imported else {
         panic!("expected new, got {imported:?}");
     };
-    assert_eq!(thumbnail(&store, &id).expect("read"), None);
+    let thumb = thumbnail(&store, &id).expect("read").expect("a thumbnail");
+    assert_eq!(
+        clinshare_media::sniff(&thumb).expect("sniff"),
+        clinshare_media::Format::Jpeg
+    );
     let listed = list(&store, None).expect("list");
     assert_eq!(listed.len(), 1);
-    assert!(!listed[0].has_thumbnail);
+    assert!(listed[0].has_thumbnail);
     assert_eq!(listed[0].format, "heic");
     assert_eq!(bytes(&mut store, &nurse, "0000").expect("read"), None);
+}
+
+#[test]
+fn a_heic_photo_libheif_cannot_decode_is_kept_without_a_thumbnail() {
+    // ExifTool's sample: a valid container whose picture data is cut short.
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let imported = import_bytes(&mut store, &nurse, &fixture("et_QuickTime.heic"), None);
+    let Ok(Imported::New { id, .. }) = imported else {
+        panic!("expected new, got {imported:?}");
+    };
+    assert_eq!(thumbnail(&store, &id).expect("read"), None);
+    assert!(!list(&store, None).expect("list")[0].has_thumbnail);
 }
 
 fn photo_folder(names: &[&str]) -> tempfile::TempDir {
@@ -475,4 +492,22 @@ fn originals_are_deleted_only_once_safely_stored_and_never_through_a_link() {
     }
     assert_eq!(report.originals_deleted, 2, "{report:?}");
     assert!(report.originals_kept.is_empty(), "{report:?}");
+}
+
+#[test]
+fn heif_pictures_are_shown_as_jpeg_previews_and_the_rest_as_stored() {
+    let heic = clinshare_media::sanitise(&fixture("kam_exif.heic"), &Default::default())
+        .expect("sanitise")
+        .bytes;
+    let (shown, mime) = viewable(heic, "heic");
+    assert_eq!(mime, "image/jpeg");
+    assert_eq!(
+        clinshare_media::sniff(&shown).expect("sniff"),
+        clinshare_media::Format::Jpeg
+    );
+    let png = fixture("dn_sampleWithExifData.png");
+    assert_eq!(viewable(png.clone(), "png"), (png, "image/png"));
+    // Not decodable: the bytes as stored, with their own type.
+    let cut = fixture("et_QuickTime.heic");
+    assert_eq!(viewable(cut.clone(), "heic"), (cut, "image/heif"));
 }
