@@ -17,22 +17,6 @@ use common::{
     server_referrals, set_up_server, text, Laptop, Server,
 };
 
-/// Seed from the clock, printed so that a failure can be replayed with
-/// `CLINSHARE_TEST_SEED`.
-fn seed() -> u64 {
-    let seed = std::env::var("CLINSHARE_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    eprintln!("CLINSHARE_TEST_SEED={seed}");
-    seed
-}
-
 struct World {
     dir: tempfile::TempDir,
     server_data: PathBuf,
@@ -133,7 +117,7 @@ fn fifty_referrals_arrive_once_through_a_network_that_cuts_and_delays() {
             max_cut_after: 200_000,
             max_delay_ms: 3,
         },
-        seed(),
+        Rng::seed(),
     );
     let media = queue_photos(&w, &proxy.url(), &w.server.pin, 50);
     proxy.cuts.store(true, Ordering::SeqCst);
@@ -167,10 +151,10 @@ fn sync_killed_at_thirty_random_moments_loses_and_repeats_nothing() {
             max_cut_after: 1,
             max_delay_ms: 150,
         },
-        seed() ^ 1,
+        Rng::seed() ^ 1,
     );
     let media = queue_photos(&w, &proxy.url(), &w.server.pin, 30);
-    let mut rng = Rng::new(seed() ^ 2);
+    let mut rng = Rng::new(Rng::seed() ^ 2);
     let mut killed_mid_pass = 0;
     let mut killed_mid_delivery = 0;
     let started = Instant::now();
@@ -238,7 +222,7 @@ fn the_screen_keeps_writing_while_a_sync_runs_on_its_own_connection() {
             max_cut_after: 1,
             max_delay_ms: 20,
         },
-        seed() ^ 3,
+        Rng::seed() ^ 3,
     );
     let media = queue_photos(&w, &proxy.url(), &w.server.pin, 10);
     // The screen's connection: open for the whole pass, writing (audited

@@ -45,6 +45,21 @@ fn tool() -> Option<String> {
     Some(st)
 }
 
+/// Run the tool on the document at `url` with [`CHECKS`]; fails the test,
+/// with the report, when it finds anything.
+fn run(st: &str, url: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(st)
+        .args(["run", url, "-n", "20", "--checks", CHECKS])
+        .env("NO_COLOR", "1")
+        // Its cache and reports go to the temp dir, not the source tree.
+        .current_dir(dir.path())
+        .output()
+        .expect("run schemathesis");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+}
+
 #[test]
 fn the_openapi_document_holds_under_schemathesis() {
     let Some(st) = tool() else {
@@ -61,22 +76,7 @@ fn the_openapi_document_holds_under_schemathesis() {
         }
     }
     let _server = Kill(child);
-    let out = Command::new(st)
-        .args([
-            "run",
-            &format!("http://{addr}/openapi.json"),
-            "-n",
-            "20",
-            "--checks",
-            CHECKS,
-        ])
-        .env("NO_COLOR", "1")
-        // Its cache and reports go to the temp dir, not the source tree.
-        .current_dir(dir.path())
-        .output()
-        .expect("run schemathesis");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{report}");
+    run(&st, &format!("http://{addr}/openapi.json"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,23 +120,10 @@ async fn signed_requests_hold_under_schemathesis() {
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, front).await });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = tokio::process::Command::new(st)
-        .args([
-            "run",
-            &format!("http://{addr}/openapi.json"),
-            "-n",
-            "20",
-            "--checks",
-            CHECKS,
-        ])
-        .env("NO_COLOR", "1")
-        .current_dir(dir.path())
-        .output()
+    let url = format!("http://{addr}/openapi.json");
+    tokio::task::spawn_blocking(move || run(&st, &url))
         .await
-        .expect("run schemathesis");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{report}");
+        .expect("schemathesis");
     // The front signed: the routes answered, not the signature check (the
     // only 401s left are sign-ins with generated passwords).
     let (answers, refused) = (

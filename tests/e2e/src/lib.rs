@@ -52,6 +52,15 @@ pub fn app_binary() -> PathBuf {
     path.canonicalize().expect("absolute app path")
 }
 
+/// A file from the media crate's test fixtures, as an absolute path.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/media/tests/fixtures")
+        .join(name)
+        .canonicalize()
+        .expect("fixture")
+}
+
 /// Where screenshots and other artefacts of E2E runs are saved.
 pub fn artefact_dir() -> PathBuf {
     let dir = target_dir().join("e2e-artefacts");

@@ -9,19 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clinshare_e2e::{plaintext_in, Session};
+use clinshare_e2e::{fixture, plaintext_in, Session};
 
 const PASS: &str = "correct horse battery staple";
 /// Typed into the app; must never appear in any file as plain text.
 const FAMILY: &str = "Zebedeeplanted";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../crates/media/tests/fixtures")
-        .join(name)
-        .canonicalize()
-        .expect("fixture")
-}
 
 /// Type `path` into the system file chooser titled `title` and confirm.
 fn choose_in_file_chooser(title: &str, path: &Path) {

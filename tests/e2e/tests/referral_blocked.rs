@@ -5,21 +5,12 @@
 //! process alters the photo in the store. Each time it is held with the
 //! reason in plain words, and no byte of it reaches a server.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clinshare_e2e::server::{self, ApprovedServer};
-use clinshare_e2e::Session;
+use clinshare_e2e::{fixture, Session};
 
 const PASS: &str = "correct horse battery staple";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../crates/media/tests/fixtures")
-        .join(name)
-        .canonicalize()
-        .expect("fixture")
-}
 
 async fn outbox_state(s: &Session) -> String {
     s.execute(

@@ -10,18 +10,10 @@
 use std::path::{Path, PathBuf};
 
 use clinshare_e2e::server::{add_user, ApprovedServer};
-use clinshare_e2e::{plaintext_in, Session};
+use clinshare_e2e::{fixture, plaintext_in, Session};
 
 const NURSE_PASS: &str = "correct horse battery staple";
 const RECIPIENT_PASS: &str = "tissue viability consultant passphrase";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../crates/media/tests/fixtures")
-        .join(name)
-        .canonicalize()
-        .expect("fixture")
-}
 
 /// Wait (up to a minute) until the patient page shows the first referral
 /// in `want`: the page reloads as the background outbox reports.

@@ -10,6 +10,8 @@ mod photos;
 #[path = "../../../crates/cli/tests/common/proxy.rs"]
 #[allow(dead_code)] // the cut counters serve the CLI's fault test
 mod proxy;
+#[path = "../../../crates/cli/tests/common/server_db.rs"]
+mod server_db;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use clinshare_core::referrals::{self, NewReferral, ReferralUrgency};
 use clinshare_e2e::server::ApprovedServer;
-use clinshare_e2e::{target_dir, Session};
+use clinshare_e2e::{fixture, target_dir, Session};
 use proxy::{Faults, Proxy, Rng};
+use server_db::server_referrals;
 use sha2::{Digest, Sha256};
 
 const NURSE: &str = "Nurse Jackie";
@@ -26,52 +29,10 @@ const PASS: &str = "correct horse battery staple";
 const PHOTOS: usize = 30;
 const KILLS: usize = 30;
 
-/// Seed from the clock, printed so that a failure can be replayed with
-/// `CLINSHARE_TEST_SEED`.
-fn seed() -> u64 {
-    let seed = std::env::var("CLINSHARE_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    eprintln!("CLINSHARE_TEST_SEED={seed}");
-    seed
-}
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../crates/media/tests/fixtures")
-        .join(name)
-        .canonicalize()
-        .expect("fixture")
-}
-
-/// The referrals on the server, by state.
-fn server_referrals(server_data: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open_with_flags(
-        server_data.join("server.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("server db");
-    let mut stmt = conn
-        .prepare("SELECT state FROM referrals ORDER BY id")
-        .expect("prepare");
-    let states = stmt
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<Vec<String>, _>>()
-        .expect("rows");
-    states
-}
-
 fn delivered_on_server(server_data: &Path) -> usize {
     server_referrals(server_data)
         .iter()
-        .filter(|s| *s == "delivered")
+        .filter(|(_, state)| state == "delivered")
         .count()
 }
 
@@ -202,7 +163,7 @@ fn the_app_killed_at_thirty_random_moments_while_sending_loses_and_repeats_nothi
             max_cut_after: 1,
             max_delay_ms: 150,
         },
-        seed() ^ 1,
+        Rng::seed() ^ 1,
     );
     let photos = photos::distinct_copies(
         &fixture("dn_Sony_Cybershot_5.jpg"),
@@ -219,7 +180,7 @@ fn the_app_killed_at_thirty_random_moments_while_sending_loses_and_repeats_nothi
     assert_eq!(queued.len(), PHOTOS);
 
     // Sign in (which wakes the outbox), wait a random moment, kill the app.
-    let mut rng = Rng::new(seed() ^ 2);
+    let mut rng = Rng::new(Rng::seed() ^ 2);
     let (mut killed, mut killed_mid_delivery) = (0, 0);
     let started = Instant::now();
     for _ in 0..KILLS {
@@ -270,7 +231,10 @@ fn the_app_killed_at_thirty_random_moments_while_sending_loses_and_repeats_nothi
     });
     let on_server = server_referrals(&server_data);
     assert_eq!(on_server.len(), PHOTOS, "exactly once on the server");
-    assert!(on_server.iter().all(|s| s == "delivered"), "{on_server:?}");
+    assert!(
+        on_server.iter().all(|(_, state)| state == "delivered"),
+        "{on_server:?}"
+    );
     // Every photo byte-identical on the server (its file is named by the
     // SHA-256 of the sanitised bytes the laptop holds), nothing partial.
     let store =

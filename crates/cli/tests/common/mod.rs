@@ -6,6 +6,9 @@
 
 pub mod photos;
 pub mod proxy;
+pub mod server_db;
+
+pub use server_db::server_referrals;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -362,24 +365,6 @@ pub fn server_blob_files(server_data: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     walk(&server_data.join("blobs"), &mut out);
     out
-}
-
-/// Referrals the server's database holds, by state.
-pub fn server_referrals(server_data: &Path) -> Vec<(String, String)> {
-    let conn = rusqlite::Connection::open_with_flags(
-        server_data.join("server.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("server db");
-    let mut stmt = conn
-        .prepare("SELECT id, state FROM referrals ORDER BY id")
-        .expect("prepare");
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows");
-    rows
 }
 
 /// Nothing of any referral reached this server: no file, no referral row.

@@ -28,6 +28,22 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed.max(1))
     }
+
+    /// A seed from `CLINSHARE_TEST_SEED`, else from the clock; printed, so
+    /// that a failing run can be replayed.
+    pub fn seed() -> u64 {
+        let seed = std::env::var("CLINSHARE_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        eprintln!("CLINSHARE_TEST_SEED={seed}");
+        seed
+    }
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
