@@ -202,9 +202,7 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
 
     // The nurse signs in again: the next sync picks up the acknowledgement.
     let s = Session::start(&nurse_data).await;
-    s.type_into("#sign-in-user", "Nurse Jackie").await;
-    s.type_into("#sign-in-passphrase", NURSE_PASS).await;
-    s.click("#sign-in-submit").await;
+    s.sign_in("Nurse Jackie", NURSE_PASS).await;
     s.click("tbody a[href^='#patient-']").await;
     wait_for_referral_state(&s, "acknowledged").await;
     s.screenshot("referral-06-acknowledged").await;
