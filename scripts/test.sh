@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: UI lint/type-check/unit tests, Rust format/lint/boundary
 # checks, unit and integration tests (real keyring, real PostgreSQL started
-# by the server's tests, real TLS on loopback, schemathesis against the
-# server), and end-to-end tests of the real app window under Xvfb. Installs
+# by the server's tests, an S3-compatible store (s3s-fs) for its object-store
+# test, real TLS on loopback, schemathesis against the server), and end-to-end tests of the real app window under Xvfb. Installs
 # what is missing first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
@@ -12,6 +12,7 @@ need_node
 need_rust
 need_tauri_driver
 need_schemathesis
+need_s3s_fs
 ui_install
 
 say "UI: lint, type-check, unit tests"

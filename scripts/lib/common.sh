@@ -27,6 +27,9 @@ APT_TEST=(xvfb webkit2gtk-driver sqlite3 libimage-exiftool-perl imagemagick ffmp
 # schemathesis (PyPI), which tests the server against its OpenAPI document.
 APT_TEST+=(xdotool python3-venv)
 SCHEMATHESIS_VERSION=4.32.5
+# An S3-compatible server (Rust, crates.io) for the server's object-store
+# test; 0.14 is the newest release that builds with Rust 1.95.
+S3S_FS_VERSION=0.14.1
 
 apt_install() {
     local missing=()
@@ -104,4 +107,15 @@ need_schemathesis() {
         "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
     fi
     export CLINSHARE_SCHEMATHESIS="$venv/bin/schemathesis"
+}
+
+# s3s-fs under target/ (built when missing); exports CLINSHARE_S3S_FS for
+# the server's object-store test.
+need_s3s_fs() {
+    local root="$ROOT/target/tools/s3s-fs"
+    if ! "$root/bin/s3s-fs" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+        say "Installing s3s-fs $S3S_FS_VERSION (crates.io) into $root"
+        cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --root "$root" --quiet
+    fi
+    export CLINSHARE_S3S_FS="$root/bin/s3s-fs"
 }

@@ -204,7 +204,7 @@ fn sync_killed_at_thirty_random_moments_loses_and_repeats_nothing() {
 fn assert_only_delivered_once_on_disk(server_data: &Path, photos: usize) {
     let complete = common::server_blob_files(server_data)
         .into_iter()
-        .filter(|p| !p.parent().is_some_and(|d| d.ends_with("partial")))
+        .filter(|p| !common::is_partial_upload(p))
         .filter(|p| p.extension().is_none())
         .count();
     assert_eq!(complete, photos);

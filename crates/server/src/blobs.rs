@@ -1,52 +1,99 @@
-//! Media files on disk. A file being uploaded lives at
-//! `blobs/partial/<referral>-<sha256>.part`; its length *is* the upload
-//! offset, so a restarted server resumes where the disk says. Chunks are
-//! streamed to it (never a whole file in memory) and fsynced. Once all bytes
-//! are there, the file is hashed, verified by `clinshare-media`, and renamed
-//! to `blobs/<sha256>` (fsync of file and directory), which is the only path
-//! ever served to recipients.
+//! Media files in an object store (the `object_store` crate): by default a
+//! folder under the data directory (`DIR/blobs`); with `--blob-store`, a
+//! folder elsewhere (`file:///PATH`) or an S3-compatible bucket
+//! (`s3://BUCKET[/PREFIX]`) that several server instances share.
+//!
+//! Objects:
+//! - `<sha256>`: a verified file. Only these are served to recipients.
+//! - `partial/<upload>/<offset>`: the chunks of a file still uploading
+//!   (`<upload>` is a digest of the referral id and the file's SHA-256,
+//!   which keeps object names short). Each chunk is a multipart put, so it exists whole or not at
+//!   all, and is streamed (never a whole file in memory). The upload offset
+//!   is how far the chunks cover the file from byte 0, so any instance, or
+//!   a restarted one, resumes where the store says.
+//!
+//! No lock spans instances. A chunk sent twice (a retry, or through two
+//! instances at once) starts at the same offset with the same bytes, so it
+//! lands under the same name; the assembled file is hashed and verified
+//! before anything trusts it, and a file that does not match is deleted so
+//! the client sends it again. Within one instance a mutex per file saves
+//! doing the same work twice.
+//!
+//! The folder backend fsyncs what it writes (the crate's local store does
+//! not), so a delivered referral's files survive a power cut.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
+use bytes::Bytes;
 use clinshare_media::{Format, MediaError};
 use clinshare_protocol::referral::MediaFormat;
+use futures_util::TryStreamExt;
 use http_body_util::BodyExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{MultipartUpload, ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::error::ApiError;
 use crate::fsutil;
 
-/// Dropping it releases the file lock (closing the file) and the mutex.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobStoreError {
+    #[error("the blob store `{url}` is not a valid URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("blob stores are `file:///PATH` or `s3://BUCKET[/PREFIX]`, not `{0}:`")]
+    UnsupportedScheme(String),
+    #[error("cannot open the blob store: {0}")]
+    Open(String),
+}
+
+/// Dropping it releases the file's mutex.
 pub struct UploadLock {
-    _file: std::fs::File,
     _local: tokio::sync::OwnedMutexGuard<()>,
 }
 
+/// What [`BlobStore::write_chunk`] did.
+pub struct Written {
+    /// How far the file's chunks now reach.
+    pub offset: u64,
+    /// The chunk was the whole file and this request stored it: the
+    /// stored object's entity tag, so [`BlobStore::finish`] can tell the
+    /// object is still the one whose body hash the request checked.
+    pub whole_file: Option<String>,
+}
+
 pub struct BlobStore {
-    root: PathBuf,
-    partial: PathBuf,
-    /// One writer per partial file in this process (see [`BlobStore::lock`]).
+    store: Arc<dyn ObjectStore>,
+    /// The folder of the folder backend, for fsync.
+    local_root: Option<PathBuf>,
+    /// Bytes gathered before each part is written: small for a folder
+    /// (memory per upload), S3's minimum part size for S3.
+    part_size: usize,
+    /// One mutex per file being uploaded in this process.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Verification holds a whole file in memory. It runs on one dedicated
-    /// thread per core, so memory is bounded however many uploads finish
-    /// together, and freed buffers are reused by the same threads (on the
-    /// shared blocking pool, each of hundreds of threads kept its own
-    /// ~20 MB: measured 670 MB at 200 clients).
+    /// Finishing a file holds it in memory (the verifier reads bytes); at
+    /// most one per verifier thread at a time, however many uploads end
+    /// together.
+    finishing: tokio::sync::Semaphore,
+    /// Verification runs on one dedicated thread per core, so freed
+    /// buffers are reused by the same threads (on the shared blocking pool,
+    /// each of hundreds of threads kept its own ~20 MB: measured 670 MB at
+    /// 200 clients).
     verifier: std::sync::mpsc::Sender<VerifyJob>,
 }
 
 struct VerifyJob {
-    path: PathBuf,
+    bytes: Vec<u8>,
     sha256: String,
-    /// The file arrived in one request whose body hash was `sha256`.
+    /// The bytes are the object whose body hash was checked as `sha256`.
     hashed: bool,
     size: u64,
     format: MediaFormat,
-    reply: tokio::sync::oneshot::Sender<Result<(), ApiError>>,
+    reply: tokio::sync::oneshot::Sender<(Result<(), ApiError>, Vec<u8>)>,
 }
 
 fn start_verifiers(threads: usize) -> std::io::Result<std::sync::mpsc::Sender<VerifyJob>> {
@@ -64,56 +111,122 @@ fn start_verifiers(threads: usize) -> std::io::Result<std::sync::mpsc::Sender<Ve
                 let Ok(job) = job else {
                     return; // the blob store is gone
                 };
-                let verdict = check_file(&job.path, &job.sha256, job.hashed, job.size, job.format);
-                let _ = job.reply.send(verdict);
+                let verdict =
+                    check_bytes(&job.bytes, &job.sha256, job.hashed, job.size, job.format);
+                let _ = job.reply.send((verdict, job.bytes));
             })?;
     }
     Ok(tx)
 }
 
-/// Ids and hashes become file names: only lower-case hex is allowed.
+/// Ids and hashes become object names: only lower-case hex is allowed.
 fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+const FOLDER_PART_BYTES: usize = 256 * 1024;
+/// S3 refuses parts under 5 MiB, except the last.
+const S3_PART_BYTES: usize = 5 * 1024 * 1024;
+
+fn open_folder(dir: &FsPath) -> Result<(Arc<dyn ObjectStore>, PathBuf), BlobStoreError> {
+    let open = |e: &dyn std::fmt::Display| BlobStoreError::Open(format!("{}: {e}", dir.display()));
+    fsutil::create_private_dir(dir).map_err(|e| open(&e))?;
+    let root = dir.canonicalize().map_err(|e| open(&e))?;
+    let folder = LocalFileSystem::new_with_prefix(&root)
+        .map_err(|e| open(&e))?
+        .with_automatic_cleanup(true);
+    Ok((Arc::new(folder), root))
+}
+
+/// An S3 bucket; credentials, region and endpoint come from the usual
+/// `AWS_*` environment variables (`AWS_ENDPOINT` and `AWS_ALLOW_HTTP` for
+/// an S3-compatible store on the premises).
+fn open_s3(url: &url::Url) -> Result<Arc<dyn ObjectStore>, BlobStoreError> {
+    let bucket =
+        url.host_str()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| BlobStoreError::BadUrl {
+                url: url.to_string(),
+                reason: "it names no bucket".into(),
+            })?;
+    let s3 = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .map_err(|e| BlobStoreError::Open(e.to_string()))?;
+    let prefix = url.path().trim_matches('/');
+    Ok(if prefix.is_empty() {
+        Arc::new(s3)
+    } else {
+        Arc::new(PrefixStore::new(s3, prefix))
+    })
+}
+
 impl BlobStore {
-    pub fn open(dir: &Path) -> std::io::Result<Self> {
-        let root = dir.to_path_buf();
-        let partial = root.join("partial");
-        fsutil::create_private_dir(&partial)?;
+    /// The store at `url`, or the folder `default_dir` without one.
+    pub fn open(default_dir: &FsPath, url: Option<&str>) -> Result<Self, BlobStoreError> {
+        let (store, local_root) = match url {
+            None => {
+                let (s, root) = open_folder(default_dir)?;
+                (s, Some(root))
+            }
+            Some(text) => {
+                let bad = |reason: String| BlobStoreError::BadUrl {
+                    url: text.to_owned(),
+                    reason,
+                };
+                let url = url::Url::parse(text).map_err(|e| bad(e.to_string()))?;
+                match url.scheme() {
+                    "file" => {
+                        let dir = url
+                            .to_file_path()
+                            .map_err(|()| bad("it is not an absolute path".into()))?;
+                        let (s, root) = open_folder(&dir)?;
+                        (s, Some(root))
+                    }
+                    "s3" => (open_s3(&url)?, None),
+                    other => return Err(BlobStoreError::UnsupportedScheme(other.to_owned())),
+                }
+            }
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(BlobStore {
-            root,
-            partial,
+            part_size: if local_root.is_some() {
+                FOLDER_PART_BYTES
+            } else {
+                S3_PART_BYTES
+            },
+            store,
+            local_root,
             locks: Mutex::new(HashMap::new()),
-            verifier: start_verifiers(cores)?,
+            finishing: tokio::sync::Semaphore::new(cores),
+            verifier: start_verifiers(cores).map_err(|e| BlobStoreError::Open(e.to_string()))?,
         })
     }
 
-    fn partial_path(&self, referral_id: &str, sha256: &str) -> Result<PathBuf, ApiError> {
+    fn partial_prefix(referral_id: &str, sha256: &str) -> Result<Path, ApiError> {
         if !is_hex(referral_id, 32) || !is_hex(sha256, 64) {
             return Err(ApiError::NotFound);
         }
-        Ok(self.partial.join(format!("{referral_id}-{sha256}.part")))
+        let upload = Sha256::digest(format!("{referral_id}/{sha256}"));
+        Ok(Path::from(format!(
+            "partial/{}",
+            hex::encode(&upload[..16])
+        )))
     }
 
-    pub fn final_path(&self, sha256: &str) -> Result<PathBuf, ApiError> {
+    fn verified_object(sha256: &str) -> Result<Path, ApiError> {
         if !is_hex(sha256, 64) {
             return Err(ApiError::NotFound);
         }
-        Ok(self.root.join(sha256))
+        Ok(Path::from(sha256))
     }
 
-    /// Serialises writers of one partial file: a mutex for this process and
-    /// an advisory file lock (`flock`) for other instances sharing the blob
-    /// folder on one host. Held until the guard is dropped.
+    /// Serialises this process's writers of one file (see the module
+    /// comment for other instances). Held until the guard is dropped.
     pub async fn lock(&self, referral_id: &str, sha256: &str) -> Result<UploadLock, ApiError> {
-        let key = format!("{referral_id}-{sha256}");
-        let lock_path = self
-            .partial_path(referral_id, sha256)?
-            .with_extension("lock");
+        Self::partial_prefix(referral_id, sha256)?;
         let m = {
             let mut locks = match self.locks.lock() {
                 Ok(l) => l,
@@ -122,43 +235,46 @@ impl BlobStore {
             if locks.len() > 10_000 {
                 locks.retain(|_, m| Arc::strong_count(m) > 1);
             }
-            Arc::clone(locks.entry(key).or_default())
+            Arc::clone(locks.entry(format!("{referral_id}-{sha256}")).or_default())
         };
-        let local = m.lock_owned().await;
-        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)?;
-            f.lock()?;
-            Ok(f)
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
         Ok(UploadLock {
-            _file: file,
-            _local: local,
+            _local: m.lock_owned().await,
         })
+    }
+
+    /// The file's chunks, by offset.
+    async fn parts(&self, prefix: &Path) -> Result<Vec<Part>, ApiError> {
+        let listed: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(prefix))
+            .try_collect()
+            .await
+            .map_err(ApiError::internal)?;
+        let mut parts: Vec<Part> = listed
+            .into_iter()
+            .filter_map(|m| {
+                let start = m.location.filename()?.parse().ok()?;
+                Some(Part {
+                    start,
+                    size: m.size,
+                    location: m.location,
+                })
+            })
+            .collect();
+        parts.sort_by_key(|p| p.start);
+        Ok(parts)
     }
 
     /// Bytes held for a file still uploading.
     pub async fn offset(&self, referral_id: &str, sha256: &str) -> Result<u64, ApiError> {
-        let path = self.partial_path(referral_id, sha256)?;
-        match tokio::fs::metadata(&path).await {
-            Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(ApiError::internal(e)),
-        }
+        let prefix = Self::partial_prefix(referral_id, sha256)?;
+        Ok(coverage(&self.parts(&prefix).await?))
     }
 
-    /// Streams one chunk into the partial file at `offset` and returns the
-    /// new length, and whether this chunk was the whole file (so its
-    /// checked body hash is the file's). A chunk (or the part of it) the
-    /// file already holds is not written again, so a retried chunk is
-    /// harmless. On any failure the file is cut back to its length before
-    /// the call.
+    /// Streams one chunk into the store and says how far the file now
+    /// reaches. The part of a chunk the store already holds is not written
+    /// again, so a retried chunk is harmless. Nothing is stored unless the
+    /// whole body arrived and matched its declared hash.
     #[allow(clippy::too_many_arguments)]
     pub async fn write_chunk(
         &self,
@@ -169,65 +285,99 @@ impl BlobStore {
         max_chunk: u64,
         declared_body_sha256: &str,
         body: Body,
-    ) -> Result<(u64, bool), ApiError> {
-        let path = self.partial_path(referral_id, sha256)?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .await
-            .map_err(ApiError::internal)?;
-        let current = file.metadata().await.map_err(ApiError::internal)?.len();
+    ) -> Result<Written, ApiError> {
+        let prefix = Self::partial_prefix(referral_id, sha256)?;
+        let current = coverage(&self.parts(&prefix).await?);
         if offset > current {
             return Err(ApiError::OffsetMismatch { current });
         }
-        file.seek(std::io::SeekFrom::Start(current))
+        let location = prefix.child(current.to_string());
+        let mut upload = self
+            .store
+            .put_multipart(&location)
             .await
             .map_err(ApiError::internal)?;
-        let result = stream_into(&mut file, body, offset, current, size, max_chunk).await;
-        let written = match result {
-            Ok((received, digest)) if hex::encode(digest) == declared_body_sha256 => {
-                file.sync_data().await.map_err(ApiError::internal)?;
-                received
+        let streamed = stream_into(
+            upload.as_mut(),
+            body,
+            Chunk {
+                offset,
+                current,
+                size,
+                max_chunk,
+                part_size: self.part_size,
+            },
+        )
+        .await;
+        let (received, stored) = match streamed {
+            Ok((received, digest, stored)) if hex::encode(digest) == declared_body_sha256 => {
+                (received, stored)
             }
             Ok(_) => {
-                rollback(&mut file, current).await?;
+                let _ = upload.abort().await;
                 return Err(ApiError::BodyHash);
             }
             Err(e) => {
-                rollback(&mut file, current).await?;
+                let _ = upload.abort().await;
                 return Err(e);
             }
         };
-        let whole_file = offset == 0 && current == 0 && written == size;
-        Ok((current.max(offset + written), whole_file))
+        let e_tag = if stored == 0 {
+            // All of it was there already.
+            let _ = upload.abort().await;
+            None
+        } else {
+            let put = upload.complete().await.map_err(ApiError::internal)?;
+            self.sync(&location).await?;
+            put.e_tag
+        };
+        let whole = offset == 0 && current == 0 && received == size;
+        Ok(Written {
+            offset: current.max(offset + received),
+            whole_file: e_tag.filter(|_| whole),
+        })
     }
 
-    /// Checks the complete partial file against the manifest: size, SHA-256
-    /// (unless `hashed`: it arrived whole in a request whose checked body
-    /// hash is `sha256`), then the media verifier (format must match; no
-    /// metadata may remain). On success it becomes `blobs/<sha256>`; on
-    /// failure it is deleted so the client starts that file again.
+    /// Checks the complete file against the manifest: size, SHA-256
+    /// (unless the one object holding it is the one a request stored after
+    /// checking that its body hash was `sha256`: `whole_file`), then the
+    /// media verifier (format must match; no metadata may remain). On
+    /// success it becomes the object `<sha256>`; on a mismatch its chunks
+    /// are deleted so the client starts that file again.
     pub async fn finish(
         &self,
         referral_id: &str,
         sha256: &str,
-        hashed: bool,
+        whole_file: Option<String>,
         size: u64,
         format: MediaFormat,
     ) -> Result<(), ApiError> {
-        let path = self.partial_path(referral_id, sha256)?;
-        let dest = self.final_path(sha256)?;
-        if !path.exists() && dest.exists() {
-            // Verified and moved by an earlier request (or another instance).
+        let prefix = Self::partial_prefix(referral_id, sha256)?;
+        let dest = Self::verified_object(sha256)?;
+        let parts = self.parts(&prefix).await?;
+        if parts.is_empty() && self.exists(&dest).await? {
+            // Verified and stored by an earlier request (or another instance).
             return Ok(());
         }
+        let _permit = self.finishing.acquire().await.map_err(ApiError::internal)?;
+        let assembled = match self.assemble(&parts, size).await {
+            Ok(a) => a,
+            Err(e) => {
+                if self.exists(&dest).await? {
+                    // Another instance finished it meanwhile.
+                    return Ok(());
+                }
+                if matches!(e, ApiError::HashMismatch) {
+                    self.discard(&prefix).await;
+                }
+                return Err(e);
+            }
+        };
+        let hashed = whole_file.is_some() && assembled.single_e_tag == whole_file;
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.verifier
             .send(VerifyJob {
-                path: path.clone(),
+                bytes: assembled.bytes,
                 sha256: sha256.to_owned(),
                 hashed,
                 size,
@@ -235,85 +385,237 @@ impl BlobStore {
                 reply,
             })
             .map_err(ApiError::internal)?;
-        let verdict = answer.await.map_err(ApiError::internal)?;
+        let (verdict, bytes) = answer.await.map_err(ApiError::internal)?;
         if let Err(e) = verdict {
-            let _ = tokio::fs::remove_file(&path).await;
+            self.discard(&prefix).await;
             return Err(e);
         }
-        tokio::fs::rename(&path, &dest)
-            .await
-            .map_err(ApiError::internal)?;
-        fsutil::sync_dir(&self.root).map_err(ApiError::internal)?;
+        match assembled.single {
+            // One chunk holds the file: move it rather than write it again.
+            Some(location) => match self.store.rename(&location, &dest).await {
+                Ok(()) => {}
+                Err(object_store::Error::NotFound { .. }) if self.exists(&dest).await? => {}
+                Err(e) => return Err(ApiError::internal(e)),
+            },
+            None => {
+                self.store
+                    .put(&dest, PutPayload::from(bytes))
+                    .await
+                    .map_err(ApiError::internal)?;
+            }
+        }
+        self.sync(&dest).await?;
+        self.discard(&prefix).await;
         Ok(())
     }
 
-    pub async fn open_verified(&self, sha256: &str) -> Result<tokio::fs::File, ApiError> {
-        let path = self.final_path(sha256)?;
-        tokio::fs::File::open(path)
+    /// The file's bytes in order, from its chunks (which may overlap).
+    async fn assemble(&self, parts: &[Part], size: u64) -> Result<Assembled, ApiError> {
+        if coverage(parts) != size {
+            return Err(ApiError::HashMismatch);
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut single_e_tag = None;
+        let mut used = Vec::new();
+        for p in parts {
+            let covered = bytes.len() as u64;
+            if p.start + p.size <= covered {
+                continue;
+            }
+            let got = self
+                .store
+                .get(&p.location)
+                .await
+                .map_err(ApiError::internal)?;
+            single_e_tag = got.meta.e_tag.clone();
+            let data = got.bytes().await.map_err(ApiError::internal)?;
+            if data.len() as u64 != p.size {
+                return Err(ApiError::HashMismatch);
+            }
+            let skip = usize::try_from(covered - p.start).map_err(ApiError::internal)?;
+            bytes.extend_from_slice(&data[skip..]);
+            used.push(p.location.clone());
+        }
+        let single = (used.len() == 1).then(|| used.remove(0));
+        Ok(Assembled {
+            bytes,
+            single_e_tag: single_e_tag.filter(|_| single.is_some()),
+            single,
+        })
+    }
+
+    async fn exists(&self, location: &Path) -> Result<bool, ApiError> {
+        match self.store.head(location).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+
+    /// Deletes a file's chunks. A failure only leaves garbage behind (the
+    /// next upload of the file overwrites or ignores it), so it is logged.
+    async fn discard(&self, prefix: &Path) {
+        let Ok(parts) = self.parts(prefix).await else {
+            return;
+        };
+        for p in parts {
+            match self.store.delete(&p.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => tracing::warn!(error = %e, "could not delete an upload chunk"),
+            }
+        }
+    }
+
+    /// Makes a written object durable (folder backend: the crate's store
+    /// does not fsync). Object stores are durable when they answer.
+    async fn sync(&self, location: &Path) -> Result<(), ApiError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let path = root.join(location.as_ref());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&path)?.sync_all()?;
+            match path.parent() {
+                Some(dir) => fsutil::sync_dir(dir),
+                None => Ok(()),
+            }
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+    }
+
+    /// The store answers (a missing object is an answer).
+    pub async fn ready(&self) -> bool {
+        match self.store.head(&Path::from("ready-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "the blob store does not answer");
+                false
+            }
+        }
+    }
+
+    /// A verified file, streamed.
+    pub async fn open_verified(&self, sha256: &str) -> Result<Body, ApiError> {
+        let got = self
+            .store
+            .get(&Self::verified_object(sha256)?)
             .await
-            .map_err(ApiError::internal)
+            .map_err(ApiError::internal)?;
+        Ok(Body::from_stream(got.into_stream()))
+    }
+
+    /// A verified file, whole (for filing into a PACS, which encodes it).
+    pub async fn read_verified(&self, sha256: &str) -> Result<Bytes, ApiError> {
+        let got = self
+            .store
+            .get(&Self::verified_object(sha256)?)
+            .await
+            .map_err(ApiError::internal)?;
+        got.bytes().await.map_err(ApiError::internal)
     }
 }
 
-async fn rollback(file: &mut tokio::fs::File, len: u64) -> Result<(), ApiError> {
-    file.set_len(len).await.map_err(ApiError::internal)?;
-    file.sync_data().await.map_err(ApiError::internal)
+struct Part {
+    start: u64,
+    size: u64,
+    location: Path,
 }
 
-/// Writes the bytes of `body` beyond `current` (the body starts at
-/// `offset`), hashing all of it; returns (bytes received, body SHA-256).
-async fn stream_into(
-    file: &mut tokio::fs::File,
-    mut body: Body,
+struct Assembled {
+    bytes: Vec<u8>,
+    /// The one chunk that holds the whole file, if so.
+    single: Option<Path>,
+    single_e_tag: Option<String>,
+}
+
+/// How far chunks reach from byte 0 without a gap.
+fn coverage(parts: &[Part]) -> u64 {
+    let mut covered = 0;
+    for p in parts {
+        if p.start > covered {
+            break;
+        }
+        covered = covered.max(p.start + p.size);
+    }
+    covered
+}
+
+struct Chunk {
+    /// Where the body starts in the file.
     offset: u64,
+    /// Where the stored chunks end: bytes before it are not written again.
     current: u64,
+    /// The file's size.
     size: u64,
     max_chunk: u64,
-) -> Result<(u64, [u8; 32]), ApiError> {
+    part_size: usize,
+}
+
+/// Writes the bytes of `body` beyond `current`, hashing all of it; returns
+/// (bytes received, body SHA-256, bytes stored).
+async fn stream_into(
+    upload: &mut dyn MultipartUpload,
+    mut body: Body,
+    c: Chunk,
+) -> Result<(u64, [u8; 32], u64), ApiError> {
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
-    let mut skip = current - offset;
+    let mut stored: u64 = 0;
+    let mut skip = c.current - c.offset;
+    let mut pending: Vec<Bytes> = Vec::new();
+    let mut pending_len = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| ApiError::BadRequest("the upload was interrupted"))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
         received += data.len() as u64;
-        if received > max_chunk || offset + received > size {
+        if received > c.max_chunk || c.offset + received > c.size {
             return Err(ApiError::UploadTooLong);
         }
         hasher.update(&data);
         let take_from = usize::try_from(skip.min(data.len() as u64)).unwrap_or(data.len());
         skip -= take_from as u64;
-        file.write_all(&data[take_from..])
+        if take_from < data.len() {
+            pending_len += data.len() - take_from;
+            pending.push(data.slice(take_from..));
+        }
+        if pending_len >= c.part_size {
+            stored += pending_len as u64;
+            upload
+                .put_part(pending.drain(..).collect())
+                .await
+                .map_err(ApiError::internal)?;
+            pending_len = 0;
+        }
+    }
+    if pending_len > 0 {
+        stored += pending_len as u64;
+        upload
+            .put_part(pending.into_iter().collect())
             .await
             .map_err(ApiError::internal)?;
     }
-    Ok((received, hasher.finalize().into()))
+    Ok((received, hasher.finalize().into(), stored))
 }
 
 /// Size, SHA-256 and the media verifier, on a verifier thread.
-fn check_file(
-    path: &Path,
+fn check_bytes(
+    bytes: &[u8],
     sha256: &str,
     hashed: bool,
     size: u64,
     format: MediaFormat,
 ) -> Result<(), ApiError> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(ApiError::internal)?;
-    let len = file.metadata().map_err(ApiError::internal)?.len();
-    if len != size {
+    if bytes.len() as u64 != size {
         return Err(ApiError::HashMismatch);
     }
-    // The verifier works on bytes in memory; size is capped by the media
-    // limits checked at intake.
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.read_to_end(&mut bytes).map_err(ApiError::internal)?;
-    if !hashed && hex::encode(Sha256::digest(&bytes)) != sha256 {
+    if !hashed && hex::encode(Sha256::digest(bytes)) != sha256 {
         return Err(ApiError::HashMismatch);
     }
-    verify_media(&bytes, format)
+    verify_media(bytes, format)
 }
 
 fn expected_format(f: MediaFormat) -> Format {

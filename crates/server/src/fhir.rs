@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -197,7 +196,7 @@ pub async fn binary(
         .await?;
         return Err(ApiError::ConsentWithdrawn);
     }
-    let file = state.blobs.open_verified(&m.sha256).await?;
+    let body = state.blobs.open_verified(&m.sha256).await?;
     audit(
         &state,
         &caller,
@@ -214,7 +213,7 @@ pub async fn binary(
             (header::CONTENT_LENGTH, m.size.to_string()),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+        body,
     )
         .into_response())
 }

@@ -2,7 +2,6 @@
 //! see it; everyone else gets 404, the same answer as for an id that does
 //! not exist, so nobody learns whether a referral exists.
 
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -140,7 +139,7 @@ pub async fn download(
         .iter()
         .find(|m| m.sha256 == sha256)
         .ok_or(ApiError::NotFound)?;
-    let file = state.blobs.open_verified(&m.sha256).await?;
+    let body = state.blobs.open_verified(&m.sha256).await?;
     audit(
         &state,
         &caller,
@@ -151,14 +150,13 @@ pub async fn download(
         now,
     )
     .await?;
-    let stream = tokio_util::io::ReaderStream::new(file);
     Ok((
         [
             (header::CONTENT_TYPE, mime(m.format).to_owned()),
             (header::CONTENT_LENGTH, m.size.to_string()),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        Body::from_stream(stream),
+        body,
     )
         .into_response())
 }

@@ -140,9 +140,9 @@ async fn health() -> Json<Health> {
     })
 }
 
-/// Ready when the database answers.
+/// Ready when the database and the blob store answer.
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let ok = state.store.ready().await.is_ok();
+    let ok = state.store.ready().await.is_ok() && state.blobs.ready().await;
     (
         if ok {
             StatusCode::OK

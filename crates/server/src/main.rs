@@ -30,6 +30,11 @@ struct Cli {
     /// `serve` and `admin` alike. Without it, the embedded SQLite store.
     #[arg(long, env = "CLINSHARE_SERVER_DATABASE", global = true)]
     database: Option<String>,
+    /// Where media files are kept: `file:///PATH` or an S3-compatible
+    /// bucket, `s3://BUCKET[/PREFIX]` (credentials and endpoint from the
+    /// `AWS_*` environment variables). Without it, the folder `DIR/blobs`.
+    #[arg(long, env = "CLINSHARE_SERVER_BLOB_STORE", global = true)]
+    blob_store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -193,6 +198,7 @@ fn main() -> ExitCode {
             let opts = ServeOptions {
                 data_dir,
                 database: cli.database.clone(),
+                blob_store: cli.blob_store.clone(),
                 listen,
                 transport,
                 config: Config::default(),

@@ -37,6 +37,9 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     /// PostgreSQL URL (scale-out mode); `None` for the embedded store.
     pub database: Option<String>,
+    /// Object store URL for media (`file:///PATH`, `s3://BUCKET/PREFIX`);
+    /// `None` for the folder `DIR/blobs`.
+    pub blob_store: Option<String>,
     pub listen: SocketAddr,
     pub transport: Transport,
     pub config: Config,
@@ -47,16 +50,19 @@ pub struct ServeOptions {
 /// The state for a data directory with the embedded backend.
 pub fn embedded_state(data_dir: &Path, config: Config) -> Result<AppState, ServeError> {
     let store = open_sqlite(data_dir).map_err(|e| ServeError::Setup(e.to_string()))?;
-    state_with_store(data_dir, store, config)
+    state_with_store(data_dir, store, None, config)
 }
 
+/// The state for a data directory (keys), a database and a blob store
+/// (`None`: the folder `DIR/blobs`).
 pub fn state_with_store(
     data_dir: &Path,
     store: Arc<dyn Store>,
+    blob_store: Option<&str>,
     config: Config,
 ) -> Result<AppState, ServeError> {
-    let blobs = BlobStore::open(&data_dir.join("blobs"))
-        .map_err(|e| ServeError::Setup(format!("blob folder: {e}")))?;
+    let blobs = BlobStore::open(&data_dir.join("blobs"), blob_store)
+        .map_err(|e| ServeError::Setup(e.to_string()))?;
     let keys =
         ServerKeys::load_or_create(data_dir).map_err(|e| ServeError::Setup(e.to_string()))?;
     Ok(AppState::new(store, blobs, keys, config))
@@ -73,7 +79,13 @@ pub async fn run(
         .map_err(|e| ServeError::Setup(e.to_string()))?;
     let pacs = crate::pacs::PacsConfig::load(&opts.data_dir, opts.pacs_config.as_deref())
         .map_err(|e| ServeError::Setup(e.to_string()))?;
-    let state = state_with_store(&opts.data_dir, store, opts.config)?.with_pacs(pacs);
+    let state = state_with_store(
+        &opts.data_dir,
+        store,
+        opts.blob_store.as_deref(),
+        opts.config,
+    )?
+    .with_pacs(pacs);
     // Filing runs beside the requests; it stops with the process (a job cut
     // off mid-way keeps its lease and runs again after it).
     let _forwarder = crate::pacs::forwarder::spawn(state.clone())

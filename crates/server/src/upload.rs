@@ -106,7 +106,7 @@ pub async fn put_chunk(
         return respond(&state, &r, current).await;
     }
     let now = crate::clock::now();
-    let (new_len, whole_file) = state
+    let written = state
         .blobs
         .write_chunk(
             &r.id,
@@ -118,13 +118,13 @@ pub async fn put_chunk(
             body,
         )
         .await?;
-    if new_len < item.size {
+    if written.offset < item.size {
         return respond(
             &state,
             &r,
             UploadOffset {
                 sha256,
-                offset: new_len,
+                offset: written.offset,
                 size: item.size,
                 state: UploadState::Partial,
             },
@@ -136,7 +136,9 @@ pub async fn put_chunk(
         .finish(
             &r.id,
             &sha256,
-            whole_file && caller.content_sha256 == sha256,
+            written
+                .whole_file
+                .filter(|_| caller.content_sha256 == sha256),
             item.size,
             item.format,
         )

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::wire::{admin, head_and_body, send, serve_plain};
+use common::wire::{admin, head_and_body, send, serve_plain, KillOnDrop};
 use common::*;
 use tokio::io::AsyncWriteExt;
 
@@ -198,14 +198,5 @@ async fn a_server_killed_mid_upload_resumes_and_stores_the_exact_file() {
         "1972-04-15",
     ] {
         assert!(!all_logs.contains(planted), "log contains {planted}");
-    }
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }

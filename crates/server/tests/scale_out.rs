@@ -1,4 +1,5 @@
-//! Two server instances on one PostgreSQL (and one blob folder), the same
+//! Two server instances on one PostgreSQL (and one blob folder; see
+//! `object_store.rs` for one S3 bucket), the same
 //! referral sent through both at once: exactly one referral results, it is
 //! delivered once, and the stored file is the one sent.
 
@@ -50,7 +51,8 @@ async fn the_same_referral_through_two_instances_at_once_is_one_referral() {
     let store_b = admin::open_store(a.dir.path(), Some(&url))
         .await
         .expect("store b");
-    let state_b = serve::state_with_store(a.dir.path(), store_b, test_config()).expect("state b");
+    let state_b =
+        serve::state_with_store(a.dir.path(), store_b, None, test_config()).expect("state b");
     let b_dir = tempfile::tempdir().expect("tempdir");
     let b = Server {
         app: clinshare_server::app(state_b.clone()),

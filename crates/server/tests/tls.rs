@@ -84,6 +84,7 @@ async fn start(
         pacs_config: None,
         data_dir: data_dir.to_path_buf(),
         database: None,
+        blob_store: None,
         listen: "127.0.0.1:0".parse().expect("addr"),
         transport: Transport::Tls { cert },
         config: common::test_config(),

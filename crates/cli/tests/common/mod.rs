@@ -347,6 +347,11 @@ pub fn distinct_jpegs(dir: &Path, n: usize) -> Vec<PathBuf> {
     photos::distinct_copies(&fixture("dn_Sony_Cybershot_5.jpg"), dir, n)
 }
 
+/// A file of an upload the server has not finished (under `blobs/partial`).
+pub fn is_partial_upload(p: &Path) -> bool {
+    p.components().any(|c| c.as_os_str() == "partial")
+}
+
 /// Every file under the server's blob folder (complete and partial).
 pub fn server_blob_files(server_data: &Path) -> Vec<PathBuf> {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
@@ -446,7 +451,7 @@ pub fn assert_delivered_exactly_once(
     }
     let partial: Vec<_> = server_blob_files(server_data)
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "part"))
+        .filter(|p| is_partial_upload(p))
         .collect();
     assert!(partial.is_empty(), "{partial:?}");
 }

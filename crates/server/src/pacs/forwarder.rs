@@ -232,12 +232,10 @@ impl Forwarder {
             delivered_at: r.delivered_at.unwrap_or(r.created_at),
         };
         for (i, m) in r.manifest.media.iter().enumerate() {
-            let path = self
+            let jpeg = self
                 .state
                 .blobs
-                .final_path(&m.sha256)
-                .map_err(|e| JobError::Blob(e.to_string()))?;
-            let jpeg = tokio::fs::read(&path)
+                .read_verified(&m.sha256)
                 .await
                 .map_err(|e| JobError::Blob(e.to_string()))?;
             let part10 = dicom::encode(

@@ -114,8 +114,9 @@ impl Server {
         let store = admin::open_store(dir.path(), Some(url))
             .await
             .expect("postgres store");
-        let state = clinshare_server::serve::state_with_store(dir.path(), store, test_config())
-            .expect("state");
+        let state =
+            clinshare_server::serve::state_with_store(dir.path(), store, None, test_config())
+                .expect("state");
         Self::with_state(dir, state).await
     }
 

@@ -17,9 +17,19 @@ pub fn binary() -> Command {
 
 /// Runs an admin command; returns (exit status, stdout, stderr).
 pub fn admin(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    admin_with(data_dir, &[], args)
+}
+
+/// The same, with global options (`--database URL`).
+pub fn admin_with(
+    data_dir: &std::path::Path,
+    global: &[&str],
+    args: &[&str],
+) -> (i32, String, String) {
     let out = binary()
         .arg("--data-dir")
         .arg(data_dir)
+        .args(global)
         .arg("admin")
         .args(args)
         .env("TEST_PASSWORD", super::PASSWORD)
@@ -35,10 +45,23 @@ pub fn admin(data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String)
 /// Starts `serve` on a free port with plain HTTP; returns the child and the
 /// address it printed.
 pub fn serve_plain(data_dir: &std::path::Path, log: &std::path::Path) -> (Child, SocketAddr) {
+    serve_plain_with(data_dir, log, &[], &[])
+}
+
+/// The same, with global options (`--database`, `--blob-store`) and
+/// environment variables.
+pub fn serve_plain_with(
+    data_dir: &std::path::Path,
+    log: &std::path::Path,
+    global: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, SocketAddr) {
     let log_file = std::fs::File::create(log).expect("log file");
     let mut child = binary()
         .arg("--data-dir")
         .arg(data_dir)
+        .args(global)
+        .envs(env.iter().copied())
         .arg("--json")
         .args([
             "serve",
@@ -61,6 +84,16 @@ pub fn serve_plain(data_dir: &std::path::Path, log: &std::path::Path) -> (Child,
         .parse()
         .expect("addr");
     (child, addr)
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub struct WireResponse {
