@@ -31,6 +31,26 @@ impl Role {
     }
 }
 
+/// `GET /v1/admin/organisations` lists these; `POST` answers one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganisationInfo {
+    pub organisation_id: String,
+    pub name: String,
+    /// NHS Organisation Data Service code, upper case.
+    pub ods_code: Option<String>,
+    /// The names of its teams.
+    pub teams: Vec<String>,
+}
+
+/// `POST /v1/admin/organisations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrganisation {
+    pub name: String,
+    #[serde(default)]
+    pub ods_code: Option<String>,
+}
+
 /// `GET /v1/admin/teams` lists these; `POST /v1/admin/teams` answers one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamInfo {

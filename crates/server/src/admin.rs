@@ -11,12 +11,16 @@ use clinshare_protocol::{ErrorClass, ErrorCode};
 use crate::audit::action;
 use crate::keys::{new_id, secret_hash};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{AuditRecord, Role, Store, StoreError, Team, User};
+use crate::store::{AuditRecord, Organisation, Role, Store, StoreError, Team, User};
 
 pub const DATABASE_FILE: &str = "server.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
+    #[error("An organisation called \"{0}\" (in some case) or with that ODS code already exists.")]
+    OrganisationExists(String),
+    #[error("\"{0}\" is not an ODS code: 3 to 10 letters and digits, such as RX1 or S08000015.")]
+    BadOdsCode(String),
     #[error("A team called \"{0}\" already exists.")]
     TeamExists(String),
     #[error("A user called \"{0}\" already exists.")]
@@ -44,6 +48,8 @@ pub enum AdminError {
 impl ErrorCode for AdminError {
     fn code(&self) -> &'static str {
         match self {
+            AdminError::OrganisationExists(_) => "admin.organisation_exists",
+            AdminError::BadOdsCode(_) => "admin.bad_ods_code",
             AdminError::TeamExists(_) => "admin.team_exists",
             AdminError::UserExists(_) => "admin.user_exists",
             AdminError::NoSuchTeam(_) => "admin.no_such_team",
@@ -141,6 +147,58 @@ async fn audit(store: &dyn Store, by: &By, object: &str, outcome: &str) -> Resul
     Ok(())
 }
 
+/// An ODS code, upper-cased: NHS England's codes (RX1, A81001) and the
+/// devolved nations' (S08000015) are 3 to 10 letters and digits.
+fn clean_ods_code(code: &str) -> Result<String, AdminError> {
+    let c = code.trim().to_ascii_uppercase();
+    if !(3..=10).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AdminError::BadOdsCode(code.trim().to_owned()));
+    }
+    Ok(c)
+}
+
+pub async fn organisation_add(
+    store: &dyn Store,
+    by: &By,
+    name: &str,
+    ods_code: Option<&str>,
+) -> Result<Organisation, AdminError> {
+    let org = Organisation {
+        id: new_id().map_err(|e| AdminError::Store(e.to_string()))?,
+        name: clean_name(name)?,
+        ods_code: ods_code.map(clean_ods_code).transpose()?,
+    };
+    match store.create_organisation(org.clone()).await {
+        Err(StoreError::Duplicate) => return Err(AdminError::OrganisationExists(org.name)),
+        r => r?,
+    }
+    audit(store, by, &org.id, "organisation_add").await?;
+    Ok(org)
+}
+
+/// Every organisation, with its teams' names.
+pub async fn organisations(
+    store: &dyn Store,
+) -> Result<Vec<(Organisation, Vec<String>)>, AdminError> {
+    let teams = store.teams().await?;
+    Ok(store
+        .organisations()
+        .await?
+        .into_iter()
+        .map(|o| {
+            let names = teams
+                .iter()
+                .filter(|t| t.organisation == o.name)
+                .map(|t| t.name.clone())
+                .collect();
+            (o, names)
+        })
+        .collect())
+}
+
+/// Adds a team to the organisation named in any case, adding the
+/// organisation first when there is none (the command line has always
+/// named organisations this way).
 pub async fn team_add(
     store: &dyn Store,
     by: &By,
@@ -149,10 +207,26 @@ pub async fn team_add(
     accepts_referrals: bool,
     max_file_bytes: Option<u64>,
 ) -> Result<Team, AdminError> {
+    let name = clean_name(name)?;
+    let organisation = clean_name(organisation)?;
+    if store.team_by_name(&name).await?.is_some() {
+        return Err(AdminError::TeamExists(name));
+    }
+    let org = match store.organisation_by_name(&organisation).await? {
+        Some(o) => o,
+        None => match organisation_add(store, by, &organisation, None).await {
+            // Added meanwhile by someone else.
+            Err(AdminError::OrganisationExists(_)) => store
+                .organisation_by_name(&organisation)
+                .await?
+                .ok_or_else(|| AdminError::Store("organisation vanished".into()))?,
+            r => r?,
+        },
+    };
     let team = Team {
         id: new_id().map_err(|e| AdminError::Store(e.to_string()))?,
-        name: clean_name(name)?,
-        organisation: clean_name(organisation)?,
+        name,
+        organisation: org.name,
         accepts_referrals,
         max_file_bytes: max_file_bytes.and_then(|b| i64::try_from(b).ok()),
     };

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use clinshare_protocol::admin::{
-    EnrolmentCode, NewEnrolmentCode, NewTeam, NewUser, Role, TeamAccepting, TeamInfo, UserDisabled,
-    UserInfo,
+    EnrolmentCode, NewEnrolmentCode, NewOrganisation, NewTeam, NewUser, OrganisationInfo, Role,
+    TeamAccepting, TeamInfo, UserDisabled, UserInfo,
 };
 use clinshare_protocol::enrolment::DeviceInfo;
 use clinshare_protocol::ErrorCode;
@@ -17,7 +17,7 @@ use crate::admin::{self, AdminError, By};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
-use crate::store::Team;
+use crate::store::{Organisation, Team};
 
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
@@ -25,13 +25,16 @@ impl From<AdminError> for ApiError {
             AdminError::Store(cause) | AdminError::DataDir(cause) => {
                 return ApiError::Internal(cause.clone())
             }
-            AdminError::TeamExists(_) | AdminError::UserExists(_) => StatusCode::CONFLICT,
+            AdminError::OrganisationExists(_)
+            | AdminError::TeamExists(_)
+            | AdminError::UserExists(_) => StatusCode::CONFLICT,
             AdminError::NoSuchTeam(_) | AdminError::NoSuchUser(_) | AdminError::NoSuchDevice(_) => {
                 StatusCode::NOT_FOUND
             }
             AdminError::PasswordMissing(_)
             | AdminError::PasswordWeak
             | AdminError::BadName
+            | AdminError::BadOdsCode(_)
             | AdminError::BadDuration(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::Admin {
@@ -49,6 +52,47 @@ fn administrator(caller: &Caller) -> Result<By, ApiError> {
         return Err(ApiError::NotAdministrator);
     }
     Ok(By::user(&user.id, &caller.device_id))
+}
+
+fn organisation_info(o: Organisation, teams: Vec<String>) -> OrganisationInfo {
+    OrganisationInfo {
+        organisation_id: o.id,
+        name: o.name,
+        ods_code: o.ods_code,
+        teams,
+    }
+}
+
+pub async fn list_organisations(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<OrganisationInfo>>, ApiError> {
+    administrator(&caller)?;
+    let orgs = admin::organisations(state.store.as_ref()).await?;
+    Ok(Json(
+        orgs.into_iter()
+            .map(|(o, teams)| organisation_info(o, teams))
+            .collect(),
+    ))
+}
+
+pub async fn add_organisation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(req): ApiJson<NewOrganisation>,
+) -> Result<(StatusCode, Json<OrganisationInfo>), ApiError> {
+    let by = administrator(&caller)?;
+    let org = admin::organisation_add(
+        state.store.as_ref(),
+        &by,
+        &req.name,
+        req.ods_code.as_deref(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(organisation_info(org, Vec::new())),
+    ))
 }
 
 fn team_info(t: Team) -> TeamInfo {

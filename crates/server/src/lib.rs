@@ -63,6 +63,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/fhir/DocumentReference", get(fhir::search_documents))
         .route("/v1/fhir/Binary/{id}", get(fhir::binary))
         .route(
+            "/v1/admin/organisations",
+            get(admin_api::list_organisations).post(admin_api::add_organisation),
+        )
+        .route(
             "/v1/admin/teams",
             get(admin_api::list_teams).post(admin_api::add_team),
         )

@@ -67,6 +67,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Organisations (a team belongs to one).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
     Team {
         #[command(subcommand)]
         command: TeamCommand,
@@ -100,6 +105,18 @@ enum AdminCommand {
 enum PacsCommand {
     /// Every filing and deletion job: state, attempts, last error code.
     Status,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    Add {
+        name: String,
+        /// The NHS Organisation Data Service code (RX1, S08000015, ...)
+        #[arg(long)]
+        ods_code: Option<String>,
+    },
+    /// Every organisation, with its ODS code and teams
+    List,
 }
 
 #[derive(Subcommand)]
@@ -277,6 +294,42 @@ async fn run_admin(
     let store = store.as_ref();
     let by = &admin::By::COMMAND_LINE;
     match command {
+        AdminCommand::Org {
+            command: OrgCommand::Add { name, ods_code },
+        } => {
+            let o = admin::organisation_add(store, by, &name, ods_code.as_deref()).await?;
+            print(
+                json,
+                serde_json::json!({"organisation_id": o.id, "name": o.name, "ods_code": o.ods_code}),
+                format!("organisation {} added ({})", o.name, o.id),
+            );
+        }
+        AdminCommand::Org {
+            command: OrgCommand::List,
+        } => {
+            let orgs = admin::organisations(store).await?;
+            let text = orgs
+                .iter()
+                .map(|(o, teams)| {
+                    format!(
+                        "{}  {}  {}",
+                        o.name,
+                        o.ods_code.as_deref().unwrap_or("-"),
+                        if teams.is_empty() {
+                            "no teams".to_owned()
+                        } else {
+                            teams.join(", ")
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let value: Vec<_> = orgs
+                .iter()
+                .map(|(o, teams)| serde_json::json!({"organisation_id": o.id, "name": o.name, "ods_code": o.ods_code, "teams": teams}))
+                .collect();
+            print(json, serde_json::Value::from(value), text);
+        }
         AdminCommand::Team {
             command:
                 TeamCommand::Add {

@@ -25,6 +25,8 @@ pub const PATHS: &[(&str, &str)] = &[
     ("/v1/inbox/{id}/ack", "post"),
     ("/v1/fhir/DocumentReference", "get"),
     ("/v1/fhir/Binary/{id}", "get"),
+    ("/v1/admin/organisations", "get"),
+    ("/v1/admin/organisations", "post"),
     ("/v1/admin/teams", "get"),
     ("/v1/admin/teams", "post"),
     ("/v1/admin/teams/accepting", "post"),
@@ -38,7 +40,7 @@ pub const PATHS: &[(&str, &str)] = &[
 fn summary(path: &str, method: &str) -> &'static str {
     match (path, method) {
         ("/health", _) => "Liveness and protocol version",
-        ("/ready", _) => "Readiness: the database answers",
+        ("/ready", _) => "Readiness: the database and the blob store answer",
         ("/openapi.json", _) => "This document",
         ("/v1/enrol", _) => "Enrol a device with a one-time code and its Ed25519 public key (EnrolRequest → EnrolResponse)",
         ("/v1/session", _) => "Sign in a clinician on a signed device (SignInRequest → SignInResponse)",
@@ -54,8 +56,10 @@ fn summary(path: &str, method: &str) -> &'static str {
         ("/v1/inbox/{id}/ack", _) => "Acknowledge a referral (InboxItem)",
         ("/v1/fhir/DocumentReference", _) => "FHIR R4 search: the caller's teams' delivered photos of one patient, ?patient=<system>|<value> (searchset Bundle of DocumentReference, application/fhir+json)",
         ("/v1/fhir/Binary/{id}", _) => "FHIR R4 Binary read: one delivered photo's bytes (the attachment url of a DocumentReference; 410 after consent withdrawal)",
+        ("/v1/admin/organisations", "get") => "Administrators: every organisation with its teams (OrganisationInfo[])",
+        ("/v1/admin/organisations", _) => "Administrators: add an organisation, optionally with its ODS code (NewOrganisation → OrganisationInfo)",
         ("/v1/admin/teams", "get") => "Administrators: every team (TeamInfo[])",
-        ("/v1/admin/teams", _) => "Administrators: add a team (NewTeam → TeamInfo)",
+        ("/v1/admin/teams", _) => "Administrators: add a team to an organisation, which is added if new (NewTeam → TeamInfo)",
         ("/v1/admin/teams/accepting", _) => "Administrators: start or stop a team taking referrals (TeamAccepting)",
         ("/v1/admin/users", _) => "Administrators: add a user to a team with a role (NewUser → UserInfo)",
         ("/v1/admin/users/disabled", _) => "Administrators: disable or enable a user; refused on their next request (UserDisabled)",
@@ -106,7 +110,10 @@ fn operation(path: &str, method: &str) -> Value {
                 (path, method),
                 ("/v1/enrol" | "/v1/referrals", _)
                     | (
-                        "/v1/admin/teams" | "/v1/admin/users" | "/v1/admin/enrolment-codes",
+                        "/v1/admin/organisations"
+                            | "/v1/admin/teams"
+                            | "/v1/admin/users"
+                            | "/v1/admin/enrolment-codes",
                         "post"
                     )
             ) {
@@ -146,6 +153,13 @@ fn request_body(path: &str, method: &str) -> Option<Value> {
                 json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
             )
         }
+        ("/v1/admin/organisations", "post") => json!({
+            "type": "object", "required": ["name"], "additionalProperties": false,
+            "properties": {
+                "name": {"type": "string"},
+                "ods_code": {"type": ["string", "null"], "description": "3 to 10 letters and digits"}
+            }
+        }),
         ("/v1/admin/teams", "post") => json!({
             "type": "object", "required": ["name", "organisation"], "additionalProperties": false,
             "properties": {

@@ -734,6 +734,11 @@ async fn the_admin_api_is_for_administrators_only(s: Server) {
     let new_user =
         serde_json::json!({"name": "mallory", "team": "Tissue Viability", "password": PASSWORD});
     for req in [
+        alice.get("/v1/admin/organisations"),
+        alice.post_json(
+            "/v1/admin/organisations",
+            &serde_json::json!({"name": "Mallory Trust"}),
+        ),
         alice.get("/v1/admin/teams"),
         alice.get("/v1/admin/devices"),
         alice.post_json("/v1/admin/users", &new_user),
@@ -754,6 +759,118 @@ async fn the_admin_api_is_for_administrators_only(s: Server) {
         .await
         .expect("store")
         .is_none());
+    assert!(s
+        .store()
+        .organisation_by_name("Mallory Trust")
+        .await
+        .expect("store")
+        .is_none());
+}
+
+async fn organisations_are_named_once_whatever_the_case_and_hold_their_teams(s: Server) {
+    let dana = s.client("dana").await;
+    let (status, body) = json(s.send(dana.get("/v1/admin/organisations")).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: Vec<(String, Vec<String>)> = body
+        .as_array()
+        .expect("organisations")
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().expect("name").to_owned(),
+                serde_json::from_value(o["teams"].clone()).expect("teams"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "Lanark CHP".to_owned(),
+                vec![
+                    "Closed Clinic".to_owned(),
+                    "District Nurses North".to_owned(),
+                    "Tissue Viability".to_owned()
+                ]
+            ),
+            ("Other Trust".to_owned(), vec!["Dermatology".to_owned()]),
+        ]
+    );
+
+    // Added with its ODS code, upper-cased.
+    let lanarkshire = serde_json::json!({"name": "NHS Lanarkshire", "ods_code": "s08000032"});
+    let (status, org) = json(
+        s.send(dana.post_json("/v1/admin/organisations", &lanarkshire))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    assert_eq!(org["ods_code"], "S08000032");
+    // Not again, in another case or under another name with its code.
+    for (again, refusal, status) in [
+        (
+            serde_json::json!({"name": "nhs LANARKSHIRE"}),
+            "admin.organisation_exists",
+            StatusCode::CONFLICT,
+        ),
+        (
+            serde_json::json!({"name": "Lanarkshire Health", "ods_code": "S08000032"}),
+            "admin.organisation_exists",
+            StatusCode::CONFLICT,
+        ),
+        (
+            serde_json::json!({"name": "Borders", "ods_code": "S08-15"}),
+            "admin.bad_ods_code",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            serde_json::json!({"name": "  "}),
+            "admin.bad_name",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (got, body) = json(
+            s.send(dana.post_json("/v1/admin/organisations", &again))
+                .await,
+        )
+        .await;
+        assert_eq!((got, code(&body)), (status, refusal), "{again}");
+    }
+
+    // A team named under another case joins the organisation; a team of a
+    // new organisation adds it.
+    let podiatry = serde_json::json!({"name": "Podiatry", "organisation": "nhs lanarkshire"});
+    let (status, team) = json(s.send(dana.post_json("/v1/admin/teams", &podiatry)).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    assert_eq!(team["organisation"], "NHS Lanarkshire");
+    let stroke = serde_json::json!({"name": "Stroke Unit", "organisation": "Borders General"});
+    let (status, _) = json(s.send(dana.post_json("/v1/admin/teams", &stroke)).await).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (_, body) = json(s.send(dana.get("/v1/admin/organisations")).await).await;
+    let names: Vec<&str> = body
+        .as_array()
+        .expect("organisations")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Borders General",
+            "Lanark CHP",
+            "NHS Lanarkshire",
+            "Other Trust"
+        ]
+    );
+    let lanarkshire = body
+        .as_array()
+        .expect("organisations")
+        .iter()
+        .find(|o| o["name"] == "NHS Lanarkshire")
+        .expect("listed");
+    assert_eq!(lanarkshire["teams"], serde_json::json!(["Podiatry"]));
+    assert_eq!(lanarkshire["ods_code"], "S08000032");
 }
 
 async fn an_administrator_manages_teams_users_codes_and_devices_over_the_api(s: Server) {
@@ -979,5 +1096,6 @@ on_both_backends!(
     an_upload_longer_than_the_manifest_says_is_refused,
     consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
     the_admin_api_is_for_administrators_only,
+    organisations_are_named_once_whatever_the_case_and_hold_their_teams,
     an_administrator_manages_teams_users_codes_and_devices_over_the_api,
 );

@@ -265,3 +265,51 @@ fn a_team_can_stop_and_resume_taking_referrals() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("takes referrals"), "{out}");
 }
+
+#[test]
+fn organisations_are_added_with_an_ods_code_and_listed_with_their_teams() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (code, out, err) = admin(
+        d,
+        &[
+            "--json",
+            "org",
+            "add",
+            "NHS Lanarkshire",
+            "--ods-code",
+            "s08000032",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["ods_code"], "S08000032");
+
+    for (args, refusal) in [
+        (
+            &["org", "add", "nhs lanarkshire"][..],
+            "admin.organisation_exists",
+        ),
+        (
+            &["org", "add", "Borders", "--ods-code", "S0"][..],
+            "admin.bad_ods_code",
+        ),
+    ] {
+        let (code, _, err) = admin(d, args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains(refusal), "{args:?}: {err}");
+    }
+    // The team joins the organisation whatever the case it is named in.
+    let (code, _, err) = admin(d, &["team", "add", "Podiatry", "--org", "NHS LANARKSHIRE"]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = admin(d, &["--json", "org", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["name"], "NHS Lanarkshire");
+    assert_eq!(v[0]["teams"], serde_json::json!(["Podiatry"]));
+    let (code, out, _) = admin(d, &["org", "list"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "NHS Lanarkshire  S08000032  Podiatry");
+}

@@ -40,6 +40,15 @@ impl From<rusqlite::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An organisation: teams belong to one. Its name is unique whatever its
+/// case; the ODS code (NHS Organisation Data Service) is optional.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub ods_code: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Team {
     pub id: String,
@@ -187,6 +196,13 @@ pub struct DirectorySnapshot {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // Administration.
+    /// `Duplicate` when the name (in any case) or the ODS code is taken.
+    async fn create_organisation(&self, org: Organisation) -> StoreResult<()>;
+    /// Every organisation, by name.
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>>;
+    /// The organisation with this name in any case.
+    async fn organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>>;
+    /// The team's organisation must exist (`organisation_by_name`).
     async fn create_team(&self, team: Team) -> StoreResult<()>;
     /// Every team, by organisation and name.
     async fn teams(&self) -> StoreResult<Vec<Team>>;

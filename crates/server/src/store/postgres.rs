@@ -9,8 +9,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
-    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, PacsJob, PacsJobKind,
-    PacsOutcome, Referral, Store, StoreError, StoreResult, Team, User,
+    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, Organisation, PacsJob,
+    PacsJobKind, PacsOutcome, Referral, Store, StoreError, StoreResult, Team, User,
 };
 use crate::audit::{entry_hash, GENESIS_HASH};
 use crate::store::sqlite::{outcome_columns, PACS_JOB_COLUMNS};
@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "user_role",
         include_str!("../../migrations/postgres/0004_user_role.sql"),
+    ),
+    (
+        5,
+        "organisations",
+        include_str!("../../migrations/postgres/0005_organisations.sql"),
     ),
 ];
 
@@ -238,8 +243,53 @@ async fn bump_directory<C: GenericClient>(c: &C) -> StoreResult<()> {
     Ok(())
 }
 
+fn organisation_row(r: &Row) -> Organisation {
+    Organisation {
+        id: r.get(0),
+        name: r.get(1),
+        ods_code: r.get(2),
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
+    async fn create_organisation(&self, org: Organisation) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        match c
+            .execute(
+                "INSERT INTO organisations (id, name, ods_code) VALUES ($1, $2, $3)",
+                &[&org.id, &org.name, &org.ods_code],
+            )
+            .await
+        {
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate),
+            r => r.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
+        let c = self.pool.get().await?;
+        Ok(c.query(
+            "SELECT id, name, ods_code FROM organisations ORDER BY lower(name)",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(organisation_row)
+        .collect())
+    }
+
+    async fn organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>> {
+        let c = self.pool.get().await?;
+        Ok(c.query_opt(
+            "SELECT id, name, ods_code FROM organisations WHERE lower(name) = lower($1)",
+            &[&name],
+        )
+        .await?
+        .as_ref()
+        .map(organisation_row))
+    }
+
     async fn create_team(&self, team: Team) -> StoreResult<()> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;

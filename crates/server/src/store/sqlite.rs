@@ -11,8 +11,8 @@ use clinshare_protocol::referral::{ReferralManifest, ReferralState};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, PacsJob, PacsJobKind,
-    PacsOutcome, Referral, Store, StoreError, StoreResult, Team, User,
+    AuditRecord, Device, DirectorySnapshot, MediaRow, NewReferral, Organisation, PacsJob,
+    PacsJobKind, PacsOutcome, Referral, Store, StoreError, StoreResult, Team, User,
 };
 use crate::audit::{entry_hash, GENESIS_HASH};
 
@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "user_role",
         include_str!("../../migrations/sqlite/0004_user_role.sql"),
+    ),
+    (
+        5,
+        "organisations",
+        include_str!("../../migrations/sqlite/0005_organisations.sql"),
     ),
 ];
 
@@ -113,6 +118,14 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
         rusqlite::Error::SqliteFailure(f, _)
             if f.code == rusqlite::ErrorCode::ConstraintViolation
     )
+}
+
+fn organisation_row(r: &Row<'_>) -> rusqlite::Result<Organisation> {
+    Ok(Organisation {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        ods_code: r.get(2)?,
+    })
 }
 
 fn team_row(r: &Row<'_>) -> rusqlite::Result<Team> {
@@ -314,6 +327,44 @@ fn bump_directory(conn: &Connection) -> rusqlite::Result<usize> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn create_organisation(&self, org: Organisation) -> StoreResult<()> {
+        self.with(move |c| {
+            match c.execute(
+                "INSERT INTO organisations (id, name, ods_code) VALUES (?1, ?2, ?3)",
+                params![org.id, org.name, org.ods_code],
+            ) {
+                Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate),
+                r => r.map(|_| ()).map_err(Into::into),
+            }
+        })
+        .await
+    }
+
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, name, ods_code FROM organisations ORDER BY lower(name)")?;
+            let orgs = stmt
+                .query_map([], organisation_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(orgs)
+        })
+        .await
+    }
+
+    async fn organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT id, name, ods_code FROM organisations WHERE lower(name) = lower(?1)",
+                [name],
+                organisation_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
     async fn create_team(&self, team: Team) -> StoreResult<()> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -958,5 +1009,59 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Teams from before organisations were entities get one organisation
+    /// per name, case variants merged; afterwards a team needs one.
+    #[test]
+    fn organisations_are_made_from_existing_teams_and_then_required() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )
+        .expect("table");
+        for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 < 5) {
+            conn.execute_batch(sql).expect("migration");
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+                params![version, name],
+            )
+            .expect("recorded");
+        }
+        for (id, name, org) in [
+            ("t1", "Tissue Viability", "Lanark CHP"),
+            ("t2", "District Nurses", "lanark chp"),
+            ("t3", "Dermatology", "Other Trust"),
+        ] {
+            conn.execute(
+                "INSERT INTO teams (id, name, organisation, accepts_referrals) VALUES (?1, ?2, ?3, 1)",
+                params![id, name, org],
+            )
+            .expect("team");
+        }
+        migrate(&mut conn).expect("migrate");
+        let orgs: Vec<String> = conn
+            .prepare("SELECT name FROM organisations ORDER BY name")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("organisations");
+        assert_eq!(orgs, ["Lanark CHP", "Other Trust"]);
+        let team_orgs: Vec<String> = conn
+            .prepare("SELECT organisation FROM teams ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("teams");
+        assert_eq!(team_orgs, ["Lanark CHP", "Lanark CHP", "Other Trust"]);
+        let orphan = conn.execute(
+            "INSERT INTO teams (id, name, organisation, accepts_referrals) VALUES ('t4', 'Podiatry', 'Nowhere', 1)",
+            [],
+        );
+        assert!(orphan.is_err(), "a team without an organisation");
+        let in_use = conn.execute("DELETE FROM organisations WHERE name = 'Other Trust'", []);
+        assert!(in_use.is_err(), "an organisation with teams");
     }
 }
