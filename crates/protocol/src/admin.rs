@@ -86,7 +86,9 @@ pub struct TeamAccepting {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub name: String,
-    pub team: String,
+    /// Required for a clinician; an administrator may have none.
+    #[serde(default)]
+    pub team: Option<String>,
     pub password: String,
     #[serde(default)]
     pub role: Role,

@@ -27,6 +27,8 @@ pub enum AdminError {
     UserExists(String),
     #[error("There is no team called \"{0}\".")]
     NoSuchTeam(String),
+    #[error("A clinician needs a team (only administrators may have none).")]
+    TeamRequired,
     #[error("There is no user called \"{0}\".")]
     NoSuchUser(String),
     #[error("There is no device with id {0}.")]
@@ -54,6 +56,7 @@ impl ErrorCode for AdminError {
             AdminError::UserExists(_) => "admin.user_exists",
             AdminError::NoSuchTeam(_) => "admin.no_such_team",
             AdminError::NoSuchUser(_) => "admin.no_such_user",
+            AdminError::TeamRequired => "admin.team_required",
             AdminError::NoSuchDevice(_) => "admin.no_such_device",
             AdminError::PasswordMissing(_) => "admin.password_missing",
             AdminError::PasswordWeak => "admin.password_weak",
@@ -238,21 +241,30 @@ pub async fn team_add(
     Ok(team)
 }
 
+/// Adds a user to `team`; an administrator may have no team (and then
+/// sends and receives no referrals).
 pub async fn user_add(
     store: &dyn Store,
     by: &By,
     name: &str,
-    team: &str,
+    team: Option<&str>,
     password: &str,
     role: Role,
 ) -> Result<User, AdminError> {
     if password.chars().count() < 12 {
         return Err(AdminError::PasswordWeak);
     }
-    let team = store
-        .team_by_name(team.trim())
-        .await?
-        .ok_or_else(|| AdminError::NoSuchTeam(team.trim().to_owned()))?;
+    let team_ids = match team {
+        Some(team) => vec![
+            store
+                .team_by_name(team.trim())
+                .await?
+                .ok_or_else(|| AdminError::NoSuchTeam(team.trim().to_owned()))?
+                .id,
+        ],
+        None if role == Role::Administrator => Vec::new(),
+        None => return Err(AdminError::TeamRequired),
+    };
     let password = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || crate::session::hash_password(&password))
         .await
@@ -264,7 +276,7 @@ pub async fn user_add(
         password_hash: hash,
         disabled: false,
         role,
-        team_ids: vec![team.id],
+        team_ids,
     };
     match store.create_user(user.clone()).await {
         Err(StoreError::Duplicate) => return Err(AdminError::UserExists(user.name)),

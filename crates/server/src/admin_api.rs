@@ -34,6 +34,7 @@ impl From<AdminError> for ApiError {
             AdminError::PasswordMissing(_)
             | AdminError::PasswordWeak
             | AdminError::BadName
+            | AdminError::TeamRequired
             | AdminError::BadOdsCode(_)
             | AdminError::BadDuration(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
@@ -153,7 +154,7 @@ pub async fn add_user(
         state.store.as_ref(),
         &by,
         &req.name,
-        &req.team,
+        req.team.as_deref(),
         &req.password,
         req.role,
     )

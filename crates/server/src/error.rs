@@ -70,6 +70,8 @@ pub enum ApiError {
     RateLimited,
     #[error("This needs an administrator's account.")]
     NotAdministrator,
+    #[error("Only members of a team send referrals; this account has no team.")]
+    SenderHasNoTeam,
     /// An administrative action refused (see `admin::AdminError`).
     #[error("{message}")]
     Admin {
@@ -112,6 +114,7 @@ impl ErrorCode for ApiError {
             ApiError::ResidualMetadata => "upload.residual_metadata",
             ApiError::RateLimited => "rate.limited",
             ApiError::NotAdministrator => "auth.not_administrator",
+            ApiError::SenderHasNoTeam => "intake.sender_has_no_team",
             ApiError::Admin { code, .. } => code,
             ApiError::Internal(_) => "internal",
         }
@@ -136,9 +139,10 @@ impl ApiError {
             | ApiError::SignInRequired
             | ApiError::TokenInvalid
             | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::UserDisabled | ApiError::EnrolCodeInvalid | ApiError::NotAdministrator => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::UserDisabled
+            | ApiError::EnrolCodeInvalid
+            | ApiError::NotAdministrator
+            | ApiError::SenderHasNoTeam => StatusCode::FORBIDDEN,
             ApiError::Admin { status, .. } => *status,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) | ApiError::BodyHash | ApiError::ProtocolVersion => {

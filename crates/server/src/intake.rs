@@ -34,7 +34,12 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ReferralStatus>), ApiError> {
     let user = caller.user()?.clone();
     let now = crate::clock::now();
-    let checked = check_manifest(&state, &manifest).await;
+    let checked = if user.team_ids.is_empty() {
+        // An administrator's account outside every team.
+        Err(ApiError::SenderHasNoTeam)
+    } else {
+        check_manifest(&state, &manifest).await
+    };
     let result = match checked {
         Ok(()) => accept(&state, &caller, &user, manifest, now).await,
         Err(e) => Err(e),

@@ -142,8 +142,10 @@ enum TeamCommand {
 enum UserCommand {
     Add {
         name: String,
+        /// The user's team; required for a clinician, optional for an
+        /// administrator (who then sends and receives no referrals).
         #[arg(long)]
-        team: String,
+        team: Option<String>,
         /// Read the password from this environment variable (otherwise
         /// from the first line of standard input).
         #[arg(long)]
@@ -375,7 +377,7 @@ async fn run_admin(
                 role,
             } => {
                 let password = read_password(password_env.as_deref())?;
-                let u = admin::user_add(store, by, &name, &team, &password, role).await?;
+                let u = admin::user_add(store, by, &name, team.as_deref(), &password, role).await?;
                 print(
                     json,
                     serde_json::json!({"user_id": u.id, "name": u.name, "role": u.role, "team_ids": u.team_ids}),

@@ -61,7 +61,7 @@ fn summary(path: &str, method: &str) -> &'static str {
         ("/v1/admin/teams", "get") => "Administrators: every team (TeamInfo[])",
         ("/v1/admin/teams", _) => "Administrators: add a team to an organisation, which is added if new (NewTeam → TeamInfo)",
         ("/v1/admin/teams/accepting", _) => "Administrators: start or stop a team taking referrals (TeamAccepting)",
-        ("/v1/admin/users", _) => "Administrators: add a user to a team with a role (NewUser → UserInfo)",
+        ("/v1/admin/users", _) => "Administrators: add a user with a role, to a team (an administrator may have none) (NewUser → UserInfo)",
         ("/v1/admin/users/disabled", _) => "Administrators: disable or enable a user; refused on their next request (UserDisabled)",
         ("/v1/admin/enrolment-codes", _) => "Administrators: a one-time enrolment code (NewEnrolmentCode → EnrolmentCode)",
         ("/v1/admin/devices", _) => "Administrators: enrolled devices (DeviceInfo[])",
@@ -173,9 +173,10 @@ fn request_body(path: &str, method: &str) -> Option<Value> {
             "properties": {"team": {"type": "string"}, "accepts_referrals": {"type": "boolean"}}
         }),
         ("/v1/admin/users", _) => json!({
-            "type": "object", "required": ["name", "team", "password"], "additionalProperties": false,
+            "type": "object", "required": ["name", "password"], "additionalProperties": false,
             "properties": {
-                "name": {"type": "string"}, "team": {"type": "string"},
+                "name": {"type": "string"},
+                "team": {"type": ["string", "null"], "description": "required for a clinician"},
                 "password": {"type": "string", "minLength": 12},
                 "role": {"type": "string", "enum": ["clinician", "administrator"]}
             }

@@ -767,6 +767,30 @@ async fn the_admin_api_is_for_administrators_only(s: Server) {
         .is_none());
 }
 
+/// An administrator's account may have no team: it administers, and sends
+/// and receives nothing.
+async fn an_administrator_without_a_team_administers_but_sends_and_receives_nothing(s: Server) {
+    let dana = s.client("dana").await;
+    let ops = serde_json::json!({"name": "ops", "password": PASSWORD, "role": "administrator"});
+    let (status, user) = json(s.send(dana.post_json("/v1/admin/users", &ops)).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_eq!(user["team_ids"], serde_json::json!([]));
+
+    let ops = s.client("ops").await;
+    let (status, _) = json(s.send(ops.get("/v1/admin/teams")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, inbox) = json(s.send(ops.get("/v1/inbox")).await).await;
+    assert_eq!((status, inbox), (StatusCode::OK, serde_json::json!([])));
+    let m = manifest(&s.tissue_viability, "teamless-admin-0001", &[&clean_jpeg()]);
+    let (status, body) = json(s.send(ops.post_json("/v1/referrals", &m)).await).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "intake.sender_has_no_team")
+    );
+    let (_, inbox) = json(s.send(s.client("bob").await.get("/v1/inbox")).await).await;
+    assert_eq!(inbox, serde_json::json!([]), "nothing reached the team");
+}
+
 async fn organisations_are_named_once_whatever_the_case_and_hold_their_teams(s: Server) {
     let dana = s.client("dana").await;
     let (status, body) = json(s.send(dana.get("/v1/admin/organisations")).await).await;
@@ -912,6 +936,11 @@ async fn an_administrator_manages_teams_users_codes_and_devices_over_the_api(s: 
             serde_json::json!({"name": "erin", "team": "Chiropody", "password": PASSWORD}),
             "admin.no_such_team",
             StatusCode::NOT_FOUND,
+        ),
+        (
+            serde_json::json!({"name": "erin", "password": PASSWORD}),
+            "admin.team_required",
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
     ] {
         let (got, body) = json(s.send(dana.post_json("/v1/admin/users", &user)).await).await;
@@ -1097,5 +1126,6 @@ on_both_backends!(
     consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
     the_admin_api_is_for_administrators_only,
     organisations_are_named_once_whatever_the_case_and_hold_their_teams,
+    an_administrator_without_a_team_administers_but_sends_and_receives_nothing,
     an_administrator_manages_teams_users_codes_and_devices_over_the_api,
 );

@@ -313,3 +313,32 @@ fn organisations_are_added_with_an_ods_code_and_listed_with_their_teams() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), "NHS Lanarkshire  S08000032  Podiatry");
 }
+
+#[test]
+fn only_an_administrator_may_be_added_without_a_team() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (code, _, err) = admin(
+        d,
+        &["user", "add", "carol", "--password-env", "TEST_PASSWORD"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("admin.team_required"), "{err}");
+    assert!(err.contains("A clinician needs a team"), "{err}");
+    let (code, out, err) = admin(
+        d,
+        &[
+            "--json",
+            "user",
+            "add",
+            "ops",
+            "--role",
+            "administrator",
+            "--password-env",
+            "TEST_PASSWORD",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["role"], "administrator");
+}

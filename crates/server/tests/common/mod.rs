@@ -152,7 +152,7 @@ impl Server {
             ("carol", "Dermatology", Role::Clinician),
             ("dana", "District Nurses North", Role::Administrator),
         ] {
-            admin::user_add(store, CLI, user, team, PASSWORD, role)
+            admin::user_add(store, CLI, user, Some(team), PASSWORD, role)
                 .await
                 .expect("user");
         }
