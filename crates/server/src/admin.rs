@@ -355,6 +355,32 @@ pub fn parse_duration(s: &str) -> Result<i64, AdminError> {
     Ok(secs)
 }
 
+/// Deletes what abandoned uploads left in the blob store (see
+/// [`crate::blobs::BlobStore::sweep`]); audited with the counts.
+pub async fn uploads_sweep(
+    store: &dyn Store,
+    blobs: &crate::blobs::BlobStore,
+    by: &By,
+    older_than_secs: i64,
+) -> Result<crate::blobs::Swept, AdminError> {
+    let age = std::time::Duration::from_secs(u64::try_from(older_than_secs).unwrap_or(0));
+    let swept = blobs
+        .sweep(age)
+        .await
+        .map_err(|e| AdminError::Store(format!("blob store: {e}")))?;
+    audit(
+        store,
+        by,
+        &format!(
+            "{} chunks, {} staging files",
+            swept.chunks, swept.staging_files
+        ),
+        "uploads_sweep",
+    )
+    .await?;
+    Ok(swept)
+}
+
 /// A new one-time code; only its hash is kept.
 pub async fn enrol_code(
     store: &dyn Store,

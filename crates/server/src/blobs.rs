@@ -545,6 +545,42 @@ impl BlobStore {
         .map_err(ApiError::internal)
     }
 
+    /// Deletes what abandoned uploads left behind: chunks written more than
+    /// `older_than` ago (a laptop that comes back later sends the file
+    /// again from the start) and, in a folder, the staging files of chunks
+    /// cut off by a crash. Several instances may sweep at once.
+    pub async fn sweep(&self, older_than: std::time::Duration) -> Result<Swept, ApiError> {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let cutoff_utc = chrono::DateTime::<chrono::Utc>::from(cutoff);
+        let old: Vec<Path> = self
+            .store
+            .list(Some(&Path::from("partial")))
+            .try_filter(|m| std::future::ready(m.last_modified < cutoff_utc))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(ApiError::internal)?;
+        let mut swept = Swept::default();
+        for location in old {
+            match self.store.delete(&location).await {
+                Ok(()) => swept.chunks += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(ApiError::internal(e)),
+            }
+        }
+        if let Some(root) = &self.local_root {
+            let partial = root.join("partial");
+            swept.staging_files =
+                tokio::task::spawn_blocking(move || stale_staging(&partial, cutoff))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal)?;
+        }
+        Ok(swept)
+    }
+
     /// The store answers (a missing object is an answer).
     pub async fn ready(&self) -> bool {
         match self.store.head(&Path::from("ready-probe")).await {
@@ -575,6 +611,47 @@ impl BlobStore {
             .map_err(ApiError::internal)?;
         got.bytes().await.map_err(ApiError::internal)
     }
+}
+
+/// What [`BlobStore::sweep`] deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub chunks: usize,
+    pub staging_files: usize,
+}
+
+/// Removes `<name>#<digits>` files (the folder store's staging files, which
+/// it never lists) last written before `cutoff`, and folders left empty.
+fn stale_staging(dir: &FsPath, cutoff: std::time::SystemTime) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            removed += stale_staging(&path, cutoff)?;
+            // Only succeeds when empty.
+            let _ = std::fs::remove_dir(&path);
+        } else if kind.is_file() {
+            let name = entry.file_name();
+            let staging =
+                name.to_str()
+                    .and_then(|n| n.split_once('#'))
+                    .is_some_and(|(_, suffix)| {
+                        !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit())
+                    });
+            if staging && entry.metadata()?.modified()? < cutoff {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 struct Part {
@@ -709,4 +786,27 @@ pub fn verify_media(bytes: &[u8], declared: MediaFormat) -> Result<(), ApiError>
         Err(MediaError::VerificationFailed { .. }) => Err(ApiError::ResidualMetadata),
         Err(e) => Err(ApiError::MediaRejected { code: e.code() }),
     }
+}
+
+/// Chunks older than this belong to abandoned uploads.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3_600);
+
+/// Sweeps abandoned uploads at start and every 6 hours, for as long as the
+/// server runs.
+pub fn spawn_sweeper(blobs: Arc<BlobStore>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match blobs.sweep(ABANDONED_AFTER).await {
+                Ok(s) if s.chunks + s.staging_files > 0 => tracing::info!(
+                    chunks = s.chunks,
+                    staging_files = s.staging_files,
+                    "abandoned uploads swept"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweeping abandoned uploads failed"),
+            }
+            tokio::time::sleep(SWEEP_EVERY).await;
+        }
+    })
 }

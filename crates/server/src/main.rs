@@ -89,6 +89,11 @@ enum AdminCommand {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// Uploads in the blob store.
+    Uploads {
+        #[command(subcommand)]
+        command: UploadsCommand,
+    },
     /// Check the audit chain.
     Audit {
         #[command(subcommand)]
@@ -98,6 +103,16 @@ enum AdminCommand {
     Pacs {
         #[command(subcommand)]
         command: PacsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UploadsCommand {
+    /// Delete chunks of uploads abandoned for longer than --older-than (the
+    /// server also does this every 6 hours for chunks older than 7 days)
+    Sweep {
+        #[arg(long, default_value = "7d")]
+        older_than: String,
     },
 }
 
@@ -252,6 +267,7 @@ fn main() -> ExitCode {
             match runtime.block_on(run_admin(
                 &data_dir,
                 cli.database.as_deref(),
+                cli.blob_store.as_deref(),
                 command,
                 cli.json,
             )) {
@@ -289,6 +305,7 @@ fn read_password(var: Option<&str>) -> Result<String, AdminError> {
 async fn run_admin(
     data_dir: &std::path::Path,
     database: Option<&str>,
+    blob_store: Option<&str>,
     command: AdminCommand,
     json: bool,
 ) -> Result<(), AdminError> {
@@ -470,6 +487,23 @@ async fn run_admin(
                     .join("\n")
             };
             print(json, serde_json::to_value(&jobs).unwrap_or_default(), text);
+        }
+        AdminCommand::Uploads {
+            command: UploadsCommand::Sweep { older_than },
+        } => {
+            let secs = admin::parse_duration(&older_than)?;
+            let blobs =
+                clinshare_server::blobs::BlobStore::open(&data_dir.join("blobs"), blob_store)
+                    .map_err(|e| AdminError::DataDir(e.to_string()))?;
+            let swept = admin::uploads_sweep(store, &blobs, by, secs).await?;
+            print(
+                json,
+                serde_json::json!({"chunks": swept.chunks, "staging_files": swept.staging_files}),
+                format!(
+                    "deleted {} chunks and {} staging files of abandoned uploads",
+                    swept.chunks, swept.staging_files
+                ),
+            );
         }
         AdminCommand::Audit {
             command: AuditCommand::Verify,

@@ -342,3 +342,43 @@ fn only_an_administrator_may_be_added_without_a_team() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["role"], "administrator");
 }
+
+#[test]
+fn abandoned_uploads_are_swept_and_recent_ones_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let partial = d.join("blobs").join("partial");
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let mut files = Vec::new();
+    for (rel, old) in [
+        ("0a0a/0", true),          // a chunk of an abandoned upload
+        ("0a0a/0#17", true),       // a chunk cut off by a crash (staging file)
+        ("0b0b/0", false),         // an upload in progress
+        ("0b0b/8388608#3", false), // its chunk being written now
+    ] {
+        let path = partial.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        let f = std::fs::File::create(&path).expect("file");
+        if old {
+            f.set_modified(two_hours_ago).expect("backdate");
+        }
+        files.push((path, old));
+    }
+    let (code, out, err) = admin(d, &["--json", "uploads", "sweep", "--older-than", "1h"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        (v["chunks"].as_u64(), v["staging_files"].as_u64()),
+        (Some(1), Some(1))
+    );
+    for (path, old) in &files {
+        assert_eq!(path.exists(), !old, "{}", path.display());
+    }
+    assert!(!partial.join("0a0a").exists(), "the emptied folder is gone");
+
+    let (code, _, err) = admin(d, &["uploads", "sweep", "--older-than", "soon"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("admin.bad_duration"), "{err}");
+    let (code, out, err) = admin(d, &["audit", "verify"]);
+    assert_eq!(code, 0, "{err}: {out}");
+}
