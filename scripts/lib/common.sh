@@ -19,7 +19,9 @@ fi
 # WebDriver for the real window) plus the tools the tests compare against.
 APT_BUILD=(build-essential pkg-config curl file libssl-dev libdbus-1-dev
     libwebkit2gtk-4.1-dev librsvg2-dev libxdo-dev libheif-dev)
-APT_RUN=(gnome-keyring dbus dbus-x11 libsecret-tools)
+# ffmpeg: video poster frames (run as a separate process; without it,
+# videos show a placeholder).
+APT_RUN=(gnome-keyring dbus dbus-x11 libsecret-tools ffmpeg)
 APT_TEST=(xvfb webkit2gtk-driver sqlite3 libimage-exiftool-perl imagemagick ffmpeg
     libjpeg-turbo-progs exiv2 python3 postgresql python3-jsonschema
     orthanc orthanc-dicomweb dcmtk dicom3tools)

@@ -128,10 +128,11 @@ pub(crate) fn prepare(source: &[u8], limits: &Limits) -> Result<Prepared, Import
     let clean = clinshare_media::sanitise(source, limits).map_err(rejected)?;
     let thumb = match clinshare_media::thumbnail_with_limits(&clean.bytes, THUMBNAIL_PX, limits) {
         Ok(t) => Some(t),
-        // Video is not decoded here, nor a HEIF picture libheif cannot
-        // decode (the file itself passed the sanitiser and verifier): the
-        // UI shows a placeholder and the photo is kept.
-        Err(MediaError::ThumbnailUnavailable { .. }) => None,
+        // Video: a poster frame from the system's ffmpeg, out of process.
+        // Without one, and for a HEIF picture libheif cannot decode (the
+        // file itself passed the sanitiser and verifier), the UI shows a
+        // placeholder and the file is kept.
+        Err(MediaError::ThumbnailUnavailable { .. }) => poster::poster(&clean.bytes, THUMBNAIL_PX),
         Err(MediaError::Undecodable { format, .. }) if format.is_bmff() => None,
         Err(e) => return Err(rejected(e)),
     };
@@ -421,6 +422,7 @@ pub fn bytes(store: &mut Store, actor: &Actor, id: &str) -> Result<Option<Vec<u8
 
 mod annotate;
 mod batch;
+mod poster;
 mod smaller_copy;
 
 pub use annotate::{annotate, assign, AnnotateError, BodySite, MediaNotes};

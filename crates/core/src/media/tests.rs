@@ -232,6 +232,29 @@ fn a_heic_photo_libheif_cannot_decode_is_kept_without_a_thumbnail() {
     assert!(!list(&store, None).expect("list")[0].has_thumbnail);
 }
 
+#[test]
+fn a_video_gets_an_upright_poster_frame_as_its_thumbnail() {
+    // 568x320 coded, shown rotated a quarter turn (a phone held upright).
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let imported = import_bytes(&mut store, &nurse, &fixture("dn_with-gps.mov"), None);
+    let Ok(Imported::New { id, .. }) = imported else {
+        panic!("expected new, got {imported:?}");
+    };
+    let thumb = thumbnail(&store, &id)
+        .expect("read")
+        .expect("a poster frame");
+    let shown = clinshare_media::sanitise(&thumb, &Default::default()).expect("a clean JPEG");
+    assert_eq!(shown.format, clinshare_media::Format::Jpeg);
+    assert_eq!(
+        (shown.width, shown.height),
+        (144, 256),
+        "portrait, long edge 256"
+    );
+    assert_eq!(shown.bytes, thumb, "nothing of ffmpeg's left to strip");
+    assert!(list(&store, None).expect("list")[0].has_thumbnail);
+}
+
 fn photo_folder(names: &[&str]) -> tempfile::TempDir {
     let input = tempfile::tempdir().expect("tempdir");
     for (i, name) in names.iter().enumerate() {
