@@ -113,8 +113,7 @@ fn the_recipient_opens_and_acknowledges_then_consent_withdrawal_reaches_the_serv
                 .expect("read")
                 .expect("downloaded into the store");
             assert_eq!(&sha256_hex(&bytes), sha);
-            let on_server =
-                std::fs::read(server_data.join("blobs").join(sha)).expect("server blob");
+            let on_server = common::server_blob(&server_data, sha);
             assert_eq!(bytes, on_server);
         }
     }

@@ -4,7 +4,11 @@
 //! (`s3://BUCKET[/PREFIX]`) that several server instances share.
 //!
 //! Objects:
-//! - `<sha256>`: a verified file. Only these are served to recipients.
+//! - `<referral>/<sha256>`: a verified file of a referral. Only these are
+//!   served to recipients, and they go when consent is withdrawn. (Files
+//!   stored before this layout are `<sha256>`, shared by the referrals
+//!   that sent the same bytes: still read, and deleted with the last
+//!   referral that still has consent.)
 //! - `partial/<upload>/<offset>`: the chunks of a file still uploading
 //!   (`<upload>` is a digest of the referral id and the file's SHA-256,
 //!   which keeps object names short). Each chunk is a multipart put, so it exists whole or not at
@@ -246,11 +250,71 @@ impl BlobStore {
         )))
     }
 
-    fn verified_object(sha256: &str) -> Result<Path, ApiError> {
+    fn verified_object(referral_id: &str, sha256: &str) -> Result<Path, ApiError> {
+        if !is_hex(referral_id, 32) || !is_hex(sha256, 64) {
+            return Err(ApiError::NotFound);
+        }
+        Ok(Path::from(format!("{referral_id}/{sha256}")))
+    }
+
+    /// Where the file was kept before files were kept per referral.
+    fn legacy_object(sha256: &str) -> Result<Path, ApiError> {
         if !is_hex(sha256, 64) {
             return Err(ApiError::NotFound);
         }
         Ok(Path::from(sha256))
+    }
+
+    /// A referral's verified file, from where it is kept now or before.
+    async fn get_verified(&self, referral_id: &str, sha256: &str) -> Result<GetResult, ApiError> {
+        match self
+            .store
+            .get(&Self::verified_object(referral_id, sha256)?)
+            .await
+        {
+            Err(object_store::Error::NotFound { .. }) => self
+                .store
+                .get(&Self::legacy_object(sha256)?)
+                .await
+                .map_err(ApiError::internal),
+            r => r.map_err(ApiError::internal),
+        }
+    }
+
+    /// Deletes a referral's copy of a file and any chunks of it still
+    /// uploading; `also_legacy`: the copy shared under the old layout too
+    /// (no other referral with consent has the file). Durable when it
+    /// returns.
+    pub async fn delete(
+        &self,
+        referral_id: &str,
+        sha256: &str,
+        also_legacy: bool,
+    ) -> Result<(), ApiError> {
+        let mut objects = vec![Self::verified_object(referral_id, sha256)?];
+        if also_legacy {
+            objects.push(Self::legacy_object(sha256)?);
+        }
+        for object in &objects {
+            match self.store.delete(object).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(ApiError::internal(e)),
+            }
+        }
+        self.discard(&Self::partial_prefix(referral_id, sha256)?)
+            .await;
+        if let Some(root) = self.local_root.clone() {
+            let dirs = [root.join(referral_id), root];
+            tokio::task::spawn_blocking(move || {
+                dirs.iter()
+                    .filter(|d| d.exists())
+                    .try_for_each(|d| fsutil::sync_dir(d))
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+        }
+        Ok(())
     }
 
     /// Serialises this process's writers of one file (see the module
@@ -383,7 +447,7 @@ impl BlobStore {
         format: MediaFormat,
     ) -> Result<(), ApiError> {
         let prefix = Self::partial_prefix(referral_id, sha256)?;
-        let dest = Self::verified_object(sha256)?;
+        let dest = Self::verified_object(referral_id, sha256)?;
         let parts = self.parts(&prefix).await?;
         if parts.is_empty() && self.exists(&dest).await? {
             // Verified and stored by an earlier request (or another instance).
@@ -592,23 +656,16 @@ impl BlobStore {
         }
     }
 
-    /// A verified file, streamed.
-    pub async fn open_verified(&self, sha256: &str) -> Result<Body, ApiError> {
-        let got = self
-            .store
-            .get(&Self::verified_object(sha256)?)
-            .await
-            .map_err(ApiError::internal)?;
+    /// A referral's verified file, streamed.
+    pub async fn open_verified(&self, referral_id: &str, sha256: &str) -> Result<Body, ApiError> {
+        let got = self.get_verified(referral_id, sha256).await?;
         Ok(Body::from_stream(got.into_stream()))
     }
 
-    /// A verified file, whole (for filing into a PACS, which encodes it).
-    pub async fn read_verified(&self, sha256: &str) -> Result<Bytes, ApiError> {
-        let got = self
-            .store
-            .get(&Self::verified_object(sha256)?)
-            .await
-            .map_err(ApiError::internal)?;
+    /// A referral's verified file, whole (for filing into a PACS, which
+    /// encodes it).
+    pub async fn read_verified(&self, referral_id: &str, sha256: &str) -> Result<Bytes, ApiError> {
+        let got = self.get_verified(referral_id, sha256).await?;
         got.bytes().await.map_err(ApiError::internal)
     }
 }

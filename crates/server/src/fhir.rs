@@ -196,7 +196,7 @@ pub async fn binary(
         .await?;
         return Err(ApiError::ConsentWithdrawn);
     }
-    let body = state.blobs.open_verified(&m.sha256).await?;
+    let body = state.blobs.open_verified(&r.id, &m.sha256).await?;
     audit(
         &state,
         &caller,

@@ -139,7 +139,7 @@ pub async fn download(
         .iter()
         .find(|m| m.sha256 == sha256)
         .ok_or(ApiError::NotFound)?;
-    let body = state.blobs.open_verified(&m.sha256).await?;
+    let body = state.blobs.open_verified(&r.id, &m.sha256).await?;
     audit(
         &state,
         &caller,

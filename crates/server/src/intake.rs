@@ -270,6 +270,15 @@ pub async fn status(
 
 /// The sender reports that the patient withdrew consent: recipients can no
 /// longer open the files and see that consent was withdrawn.
+///
+/// Deletes a withdrawn referral's files (and chunks still uploading).
+pub(crate) async fn delete_files(state: &AppState, r: &Referral) -> Result<(), ApiError> {
+    for m in &r.manifest.media {
+        let shared = state.store.media_in_use_elsewhere(&m.sha256, &r.id).await?;
+        state.blobs.delete(&r.id, &m.sha256, !shared).await?;
+    }
+    Ok(())
+}
 pub async fn withdraw_consent(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -292,6 +301,10 @@ pub async fn withdraw_consent(
     }
     let now = crate::clock::now();
     let r = state.store.withdraw_consent(&r.id, now).await?;
+    // The referral's files go from the blob store. A failure leaves them
+    // refused (410) and answers 500, so the laptop sends the withdrawal
+    // again and the deletion is retried.
+    delete_files(&state, &r).await?;
     // Ask each PACS to delete its copy (a no-op where nothing was filed).
     for target in state.pacs_targets() {
         state

@@ -149,6 +149,14 @@ pub async fn put_chunk(
     };
     audit(&state, &caller, &user, action::UPLOAD, &r.id, outcome, now).await?;
     finished?;
+    // Withdrawn while this file was finishing: the withdrawal may have
+    // deleted the files before this one was moved into place.
+    if let Some(r) = state.store.referral(&r.id).await? {
+        if r.consent_withdrawn_at.is_some() {
+            crate::intake::delete_files(&state, &r).await?;
+            return Err(ApiError::ConsentWithdrawn);
+        }
+    }
     state.store.mark_media_verified(&r.id, &sha256).await?;
     let r = deliver_if_complete(&state, &r.id, &caller, &user).await?;
     let upload = offset_of(&state, &r, &sha256).await?;

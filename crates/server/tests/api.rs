@@ -714,6 +714,107 @@ async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Ser
     assert_eq!(inbox[0]["consent_withdrawn"], true);
 }
 
+/// Withdrawal deletes the referral's files from the blob store: its own
+/// copy, chunks still uploading, and a copy shared under the old layout
+/// once no referral with consent has the file.
+async fn consent_withdrawal_deletes_the_files_from_the_server(s: Server) {
+    let alice = s.client("alice").await;
+    let bob = s.client("bob").await;
+    let blobs = s.dir.path().join("blobs");
+    let jpeg = clean_jpeg();
+    let sha = sha256_hex(&jpeg);
+    let mut ids = Vec::new();
+    for key in ["deletion-0001", "deletion-0002"] {
+        let m = manifest(&s.tissue_viability, key, &[&jpeg]);
+        let (id, status, _) = send_referral(&s, &alice, &m, &[&jpeg]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(blobs.join(&id).join(&sha).exists());
+        ids.push(id);
+    }
+    // As an older server kept it: one copy for both.
+    std::fs::write(blobs.join(&sha), &jpeg).expect("legacy copy");
+    // A third referral withdrawn half way through its upload.
+    let m = manifest(&s.tissue_viability, "deletion-0003", &[&jpeg]);
+    let (_, created) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    let partway = created["referral_id"].as_str().expect("id").to_owned();
+    let (status, _) = json(
+        s.send(alice.put_chunk(&partway, &sha, 0, &jpeg[..jpeg.len() / 2]))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let partial = |dir: &std::path::Path| {
+        walk_files(&dir.join("partial"))
+            .into_iter()
+            .filter(|p| !p.to_string_lossy().contains('#'))
+            .count()
+    };
+    assert_eq!(partial(&blobs), 1, "the first half is held");
+
+    let w = serde_json::json!({"reason": "Patient asked for the photos not to be shared."});
+    let withdraw =
+        |id: &str| alice.post_json(&format!("/v1/referrals/{id}/consent-withdrawal"), &w);
+    for id in [&ids[0], &partway] {
+        let (status, body) = json(s.send(withdraw(id)).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert!(!blobs.join(&ids[0]).join(&sha).exists(), "its copy is gone");
+    assert_eq!(partial(&blobs), 0, "and the chunks of the one uploading");
+    assert!(
+        blobs.join(&ids[1]).join(&sha).exists(),
+        "the other keeps its copy"
+    );
+    assert!(
+        blobs.join(&sha).exists(),
+        "the shared copy stays while one has consent"
+    );
+    let (status, bytes) = body_bytes(
+        s.send(bob.get(&format!("/v1/inbox/{}/media/{sha}", ids[1])))
+            .await,
+    )
+    .await;
+    assert_eq!((status, bytes), (StatusCode::OK, jpeg.clone()));
+    // The rest of the upload is refused.
+    let (status, body) = json(
+        s.send(alice.put_chunk(
+            &partway,
+            &sha,
+            (jpeg.len() / 2) as u64,
+            &jpeg[jpeg.len() / 2..],
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::GONE, "intake.consent_withdrawn")
+    );
+    assert_eq!(partial(&blobs), 0);
+
+    // The last withdrawal takes the shared copy too; a repeat is harmless.
+    for _ in 0..2 {
+        let (status, _) = json(s.send(withdraw(&ids[1])).await).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert!(!blobs.join(&ids[1]).join(&sha).exists());
+    assert!(!blobs.join(&sha).exists(), "the shared copy is gone");
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                found.push(e.path());
+            }
+        }
+    }
+    found
+}
+
 #[tokio::test]
 async fn the_audit_log_holds_ids_but_never_identifiers_or_questions() {
     let s = Server::start().await;
@@ -1124,6 +1225,7 @@ on_both_backends!(
     a_file_with_residual_metadata_is_refused,
     an_upload_longer_than_the_manifest_says_is_refused,
     consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
+    consent_withdrawal_deletes_the_files_from_the_server,
     the_admin_api_is_for_administrators_only,
     organisations_are_named_once_whatever_the_case_and_hold_their_teams,
     an_administrator_without_a_team_administers_but_sends_and_receives_nothing,

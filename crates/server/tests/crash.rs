@@ -159,7 +159,7 @@ async fn a_server_killed_mid_upload_resumes_and_stores_the_exact_file() {
     assert_eq!(r.status, 200, "{:?}", r.json());
     assert_eq!(r.json()["referral_state"], "delivered");
 
-    let stored = std::fs::read(data.join("blobs").join(&sha)).expect("stored blob");
+    let stored = std::fs::read(data.join("blobs").join(&id).join(&sha)).expect("stored blob");
     assert_eq!(stored, jpeg, "byte-identical");
     let downloaded = send(addr, bob.get(&format!("/v1/inbox/{id}/media/{sha}"))).await;
     assert_eq!(downloaded.status, 200);

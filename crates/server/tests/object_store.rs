@@ -302,8 +302,15 @@ async fn two_instances_on_one_database_and_one_bucket_share_every_upload() {
         }
     }
 
-    let stored = std::fs::read(s3.root.path().join(BUCKET).join("media").join(&sha))
-        .expect("the verified file is in the bucket");
+    let stored = std::fs::read(
+        s3.root
+            .path()
+            .join(BUCKET)
+            .join("media")
+            .join(&first)
+            .join(&sha),
+    )
+    .expect("the verified file is in the bucket");
     assert_eq!(stored, jpeg);
     let chunks = s3.objects("media/partial");
     assert!(chunks.is_empty(), "chunks left in the bucket: {chunks:?}");
@@ -367,7 +374,7 @@ async fn a_folder_given_as_a_file_url_holds_the_media() {
     let r = send(addr, alice.put_chunk(&id, &sha256_hex(&jpeg), 0, &jpeg)).await;
     assert_eq!(r.json()["referral_state"], "delivered", "{:?}", r.json());
     assert_eq!(
-        std::fs::read(media.join(sha256_hex(&jpeg))).expect("stored there"),
+        std::fs::read(media.join(&id).join(sha256_hex(&jpeg))).expect("stored there"),
         jpeg
     );
     assert!(!data.join("blobs").exists());

@@ -157,16 +157,38 @@ impl ApprovedServer {
     /// The verified photos the server holds (files named by their SHA-256
     /// in its blob folder): what actually reached it.
     pub fn stored_photos(&self) -> Vec<String> {
-        let mut found: Vec<String> = std::fs::read_dir(self.data.join("blobs"))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut found: Vec<String> = self
+            .stored_files()
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
         found.sort();
+        found
+    }
+
+    /// The verified files: `blobs/<referral>/<sha256>`.
+    pub fn stored_files(&self) -> Vec<PathBuf> {
+        let hex = |n: &str, len: usize| n.len() == len && n.bytes().all(|b| b.is_ascii_hexdigit());
+        let mut found = Vec::new();
+        for referral in std::fs::read_dir(self.data.join("blobs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = referral.file_name();
+            if !name.to_str().is_some_and(|n| hex(n, 32)) {
+                continue;
+            }
+            for file in std::fs::read_dir(referral.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if file.file_name().to_str().is_some_and(|n| hex(n, 64)) {
+                    found.push(file.path());
+                }
+            }
+        }
         found
     }
 }

@@ -347,6 +347,22 @@ pub fn distinct_jpegs(dir: &Path, n: usize) -> Vec<PathBuf> {
     photos::distinct_copies(&fixture("dn_Sony_Cybershot_5.jpg"), dir, n)
 }
 
+/// The server's stored copy of the file with this SHA-256 (under
+/// `blobs/<referral>/`); every copy of it there is the same bytes.
+pub fn server_blob(server_data: &Path, sha: &str) -> Vec<u8> {
+    let copies: Vec<Vec<u8>> = server_blob_files(server_data)
+        .into_iter()
+        .filter(|p| !is_partial_upload(p) && p.file_name().is_some_and(|n| n == sha))
+        .map(|p| std::fs::read(p).expect("read blob"))
+        .collect();
+    assert!(!copies.is_empty(), "no stored copy of {sha}");
+    assert!(
+        copies.iter().all(|c| c == &copies[0]),
+        "copies of {sha} differ"
+    );
+    copies.into_iter().next().unwrap_or_default()
+}
+
 /// A file of an upload the server has not finished (under `blobs/partial`).
 pub fn is_partial_upload(p: &Path) -> bool {
     p.components().any(|c| c.as_os_str() == "partial")
@@ -446,7 +462,7 @@ pub fn assert_delivered_exactly_once(
         "{on_server:?}"
     );
     for (_, sha) in media {
-        let bytes = std::fs::read(server_data.join("blobs").join(sha)).expect("blob");
+        let bytes = server_blob(server_data, sha);
         assert_eq!(&sha256_hex(&bytes), sha);
     }
     let partial: Vec<_> = server_blob_files(server_data)

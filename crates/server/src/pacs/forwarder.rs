@@ -235,7 +235,7 @@ impl Forwarder {
             let jpeg = self
                 .state
                 .blobs
-                .read_verified(&m.sha256)
+                .read_verified(&r.id, &m.sha256)
                 .await
                 .map_err(|e| JobError::Blob(e.to_string()))?;
             let part10 = dicom::encode(

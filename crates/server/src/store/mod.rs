@@ -270,6 +270,8 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Referral>;
     async fn withdraw_consent(&self, referral_id: &str, now: i64) -> StoreResult<Referral>;
+    /// Whether a referral other than `except`, with consent, has this file.
+    async fn media_in_use_elsewhere(&self, sha256: &str, except: &str) -> StoreResult<bool>;
     /// Delivered (or acknowledged) referrals addressed to any of these teams.
     async fn inbox(&self, team_ids: &[String]) -> StoreResult<Vec<Referral>>;
 

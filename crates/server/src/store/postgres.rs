@@ -738,6 +738,17 @@ impl Store for PostgresStore {
         Ok(r)
     }
 
+    async fn media_in_use_elsewhere(&self, sha256: &str, except: &str) -> StoreResult<bool> {
+        let c = self.pool.get().await?;
+        Ok(c.query_one(
+            "SELECT EXISTS (SELECT 1 FROM referral_media m JOIN referrals r ON r.id = m.referral_id
+             WHERE m.sha256 = $1 AND m.referral_id <> $2 AND r.consent_withdrawn_at IS NULL)",
+            &[&sha256, &except],
+        )
+        .await?
+        .get(0))
+    }
+
     async fn inbox(&self, team_ids: &[String]) -> StoreResult<Vec<Referral>> {
         let c = self.pool.get().await?;
         let sql = format!(

@@ -811,6 +811,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn media_in_use_elsewhere(&self, sha256: &str, except: &str) -> StoreResult<bool> {
+        let (sha, except) = (sha256.to_owned(), except.to_owned());
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM referral_media m JOIN referrals r ON r.id = m.referral_id
+                 WHERE m.sha256 = ?1 AND m.referral_id <> ?2 AND r.consent_withdrawn_at IS NULL)",
+                params![sha, except],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
     async fn inbox(&self, team_ids: &[String]) -> StoreResult<Vec<Referral>> {
         let teams = team_ids.to_vec();
         self.with(move |c| {
