@@ -77,6 +77,11 @@ pub struct BlobStore {
     /// Bytes gathered before each part is written: small for a folder
     /// (memory per upload), S3's minimum part size for S3.
     part_size: usize,
+    /// S3 takes parts of at least 5 MiB, so each chunk being written to a
+    /// bucket holds up to that much: at most this many at once keeps the
+    /// server's memory bounded however many clients upload (the others
+    /// wait their turn). `None` for a folder, which takes small parts.
+    part_buffers: Option<tokio::sync::Semaphore>,
     /// One mutex per file being uploaded in this process.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Finishing a file holds it in memory (the verifier reads bytes); at
@@ -163,6 +168,8 @@ fn is_hex(s: &str, len: usize) -> bool {
 const FOLDER_PART_BYTES: usize = 64 * 1024;
 /// S3 refuses parts under 5 MiB, except the last.
 const S3_PART_BYTES: usize = 5 * 1024 * 1024;
+/// Chunks written to S3 at once (5 MiB each at most: 80 MiB).
+const S3_PART_BUFFERS: usize = 16;
 
 fn open_folder(dir: &FsPath) -> Result<(Arc<dyn ObjectStore>, PathBuf), BlobStoreError> {
     let open = |e: &dyn std::fmt::Display| BlobStoreError::Open(format!("{}: {e}", dir.display()));
@@ -231,6 +238,9 @@ impl BlobStore {
             } else {
                 S3_PART_BYTES
             },
+            part_buffers: local_root
+                .is_none()
+                .then(|| tokio::sync::Semaphore::new(S3_PART_BUFFERS)),
             store,
             local_root,
             locks: Mutex::new(HashMap::new()),
@@ -386,6 +396,10 @@ impl BlobStore {
             return Err(ApiError::OffsetMismatch { current });
         }
         let location = prefix.child(current.to_string());
+        let _buffer = match &self.part_buffers {
+            Some(b) => Some(b.acquire().await.map_err(ApiError::internal)?),
+            None => None,
+        };
         let mut upload = self
             .store
             .put_multipart(&location)
