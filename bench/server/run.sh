@@ -7,6 +7,8 @@
 #
 #   bench/server/run.sh            # 200 clients
 #   CLIENTS=50 bench/server/run.sh
+#   S3=1 bench/server/run.sh       # media in an S3 bucket (s3s-fs on
+#                                  # loopback, installed by scripts/test.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -36,7 +38,21 @@ BENCH_PASSWORD="$PASSWORD" "$BIN" --data-dir "$DATA" admin user add bench --team
     --password-env BENCH_PASSWORD >/dev/null
 for _ in $(seq "$CLIENTS"); do "$BIN" --data-dir "$DATA" admin enrol-code; done > "$WORK/codes"
 
-"$BIN" --data-dir "$DATA" --json serve --listen 127.0.0.1:0 > "$WORK/ready" 2> "$WORK/server.log" &
+BLOB_ARGS=()
+S3_PID=""
+if [ -n "${S3:-}" ]; then
+    S3S="${CLINSHARE_S3S_FS:-$ROOT/target/tools/s3s-fs/bin/s3s-fs}"
+    mkdir -p "$WORK/s3/bench"
+    S3_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    "$S3S" --host 127.0.0.1 --port "$S3_PORT" --access-key bench --secret-key bench-secret "$WORK/s3" >/dev/null 2>&1 &
+    S3_PID=$!
+    trap '[ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null; cleanup' EXIT
+    export AWS_ENDPOINT="http://127.0.0.1:$S3_PORT" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \
+        AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret
+    BLOB_ARGS=(--blob-store s3://bench/media)
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && break; sleep 0.1; done
+fi
+"$BIN" --data-dir "$DATA" "${BLOB_ARGS[@]}" --json serve --listen 127.0.0.1:0 > "$WORK/ready" 2> "$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
 ADDR="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$WORK/ready")"
@@ -45,3 +61,6 @@ PIN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spki_sha
 echo "clients: $CLIENTS, photo: $(stat -c %s "$WORK/photo.jpg") bytes before stripping, cores: $(nproc)"
 "$LOAD" "$ADDR" "$PIN" "$WORK/photo.jpg" "$WORK/codes" bench "$PASSWORD" "$TEAM_ID" | tee "$WORK/result.json"
 echo "server peak RSS (VmHWM): $(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2, $3}')"
+if [ -n "$S3_PID" ]; then
+    echo "s3s-fs peak RSS (VmHWM): $(grep VmHWM /proc/$S3_PID/status | awk '{print $2, $3}')"
+fi
