@@ -744,7 +744,7 @@ async fn consent_withdrawal_deletes_the_files_from_the_server(s: Server) {
     .await;
     assert_eq!(status, StatusCode::OK);
     let partial = |dir: &std::path::Path| {
-        walk_files(&dir.join("partial"))
+        files_under(&dir.join("partial"))
             .into_iter()
             .filter(|p| !p.to_string_lossy().contains('#'))
             .count()
@@ -798,21 +798,6 @@ async fn consent_withdrawal_deletes_the_files_from_the_server(s: Server) {
     }
     assert!(!blobs.join(&ids[1]).join(&sha).exists());
     assert!(!blobs.join(&sha).exists(), "the shared copy is gone");
-}
-
-fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                found.push(e.path());
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test]

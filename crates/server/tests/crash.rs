@@ -9,9 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::wire::{admin, head_and_body, send, serve_plain, KillOnDrop};
+use common::wire::{admin, admin_two_teams, send, serve_plain, KillOnDrop};
 use common::*;
-use tokio::io::AsyncWriteExt;
 
 const PLANTED_NAME: &str = "Ermintrude Plantedname";
 
@@ -20,38 +19,7 @@ async fn a_server_killed_mid_upload_resumes_and_stores_the_exact_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let logs = [dir.path().join("run1.log"), dir.path().join("run2.log")];
-    for args in [
-        &["team", "add", "District Nurses", "--org", "CHP"][..],
-        &[
-            "team",
-            "add",
-            "Tissue Viability",
-            "--org",
-            "CHP",
-            "--accepts-referrals",
-        ],
-        &[
-            "user",
-            "add",
-            "alice",
-            "--team",
-            "District Nurses",
-            "--password-env",
-            "TEST_PASSWORD",
-        ],
-        &[
-            "user",
-            "add",
-            "bob",
-            "--team",
-            "Tissue Viability",
-            "--password-env",
-            "TEST_PASSWORD",
-        ],
-    ] {
-        let (code, _, err) = admin(&data, args);
-        assert_eq!(code, 0, "{err}");
-    }
+    admin_two_teams(&data, &[]);
     // A PACS that is down: the filing worker runs in the real binary and
     // logs its failures, which the log check below covers too.
     std::fs::write(
@@ -120,19 +88,12 @@ async fn a_server_killed_mid_upload_resumes_and_stores_the_exact_file() {
     );
 
     // The second chunk: headers and half its bytes, then the server dies.
-    let (head, body) =
-        head_and_body(alice.put_chunk(&id, &sha, third as u64, &jpeg[third..])).await;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(&head).await.expect("write");
-    stream
-        .write_all(&body[..body.len() / 2])
-        .await
-        .expect("write");
-    stream.flush().await.expect("flush");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    server.0.kill().expect("SIGKILL");
-    let _ = server.0.wait();
-    drop(stream);
+    server
+        .kill_mid_request(
+            addr,
+            alice.put_chunk(&id, &sha, third as u64, &jpeg[third..]),
+        )
+        .await;
 
     let (restarted, addr) = serve_plain(&data, &logs[1]);
     let _restarted = KillOnDrop(restarted);

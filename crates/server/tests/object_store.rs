@@ -16,9 +16,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::wire::{admin_with, binary, head_and_body, send, serve_plain_with, KillOnDrop};
+use common::wire::{admin_two_teams, admin_with, binary, send, serve_plain_with, KillOnDrop};
 use common::*;
-use tokio::io::AsyncWriteExt;
 
 const BUCKET: &str = "clinshare";
 const ACCESS_KEY: &str = "clinshare-test";
@@ -76,19 +75,7 @@ impl S3 {
     /// Every object under `prefix` in the bucket (s3s-fs keeps objects as
     /// files under `root/<bucket>/`).
     fn objects(&self, prefix: &str) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut stack = vec![self.root.path().join(BUCKET).join(prefix)];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    found.push(p);
-                }
-            }
-        }
-        found
+        files_under(&self.root.path().join(BUCKET).join(prefix))
     }
 }
 
@@ -154,37 +141,7 @@ async fn two_instances_on_one_database_and_one_bucket_share_every_upload() {
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
-    for args in [
-        &["team", "add", "District Nurses", "--org", "CHP"][..],
-        &[
-            "team",
-            "add",
-            "Tissue Viability",
-            "--org",
-            "CHP",
-            "--accepts-referrals",
-        ],
-        &[
-            "user",
-            "add",
-            "alice",
-            "--team",
-            "District Nurses",
-            "--password-env",
-            "TEST_PASSWORD",
-        ],
-        &[
-            "user",
-            "add",
-            "bob",
-            "--team",
-            "Tissue Viability",
-            "--password-env",
-            "TEST_PASSWORD",
-        ],
-    ] {
-        admin_ok(&data_a, &global, args);
-    }
+    admin_two_teams(&data_a, &global);
     let env = s3.env();
     let (a, addr_a) = serve_plain_with(&data_a, &dir.path().join("a1.log"), &global, &env);
     let mut a = KillOnDrop(a);
@@ -220,21 +177,11 @@ async fn two_instances_on_one_database_and_one_bucket_share_every_upload() {
     let third = jpeg.len() / 3;
     let r = send(addr_a, alice.put_chunk(&first, &sha, 0, &jpeg[..third])).await;
     assert_eq!(r.status, 200, "{:?}", r.json());
-    let (head, body) =
-        head_and_body(alice.put_chunk(&first, &sha, third as u64, &jpeg[third..])).await;
-    let mut stream = tokio::net::TcpStream::connect(addr_a)
-        .await
-        .expect("connect");
-    stream.write_all(&head).await.expect("write");
-    stream
-        .write_all(&body[..body.len() / 2])
-        .await
-        .expect("write");
-    stream.flush().await.expect("flush");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    a.0.kill().expect("SIGKILL");
-    let _ = a.0.wait();
-    drop(stream);
+    a.kill_mid_request(
+        addr_a,
+        alice.put_chunk(&first, &sha, third as u64, &jpeg[third..]),
+    )
+    .await;
 
     let at = send(
         addr_b,
@@ -331,28 +278,7 @@ async fn a_folder_given_as_a_file_url_holds_the_media() {
     let media = dir.path().join("elsewhere");
     let store_url = format!("file://{}", media.display());
     let global = ["--blob-store", store_url.as_str()];
-    for args in [
-        &["team", "add", "District Nurses", "--org", "CHP"][..],
-        &[
-            "team",
-            "add",
-            "Tissue Viability",
-            "--org",
-            "CHP",
-            "--accepts-referrals",
-        ],
-        &[
-            "user",
-            "add",
-            "alice",
-            "--team",
-            "District Nurses",
-            "--password-env",
-            "TEST_PASSWORD",
-        ],
-    ] {
-        admin_ok(&data, &[], args);
-    }
+    admin_two_teams(&data, &[]);
     let (server, addr) = serve_plain_with(&data, &dir.path().join("log"), &global, &[]);
     let _server = KillOnDrop(server);
     let alice = enrol_and_sign_in(addr, addr, &data, &[], "alice").await;

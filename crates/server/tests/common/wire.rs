@@ -42,6 +42,44 @@ pub fn admin_with(
     )
 }
 
+/// By the admin commands (with `global` options such as `--database`):
+/// teams "District Nurses" and "Tissue Viability" (which takes referrals)
+/// of CHP, alice a district nurse and bob in Tissue Viability.
+pub fn admin_two_teams(data_dir: &std::path::Path, global: &[&str]) {
+    for args in [
+        &["team", "add", "District Nurses", "--org", "CHP"][..],
+        &[
+            "team",
+            "add",
+            "Tissue Viability",
+            "--org",
+            "CHP",
+            "--accepts-referrals",
+        ],
+        &[
+            "user",
+            "add",
+            "alice",
+            "--team",
+            "District Nurses",
+            "--password-env",
+            "TEST_PASSWORD",
+        ],
+        &[
+            "user",
+            "add",
+            "bob",
+            "--team",
+            "Tissue Viability",
+            "--password-env",
+            "TEST_PASSWORD",
+        ],
+    ] {
+        let (code, _, err) = admin_with(data_dir, global, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+}
+
 /// Starts `serve` on a free port with plain HTTP; returns the child and the
 /// address it printed.
 pub fn serve_plain(data_dir: &std::path::Path, log: &std::path::Path) -> (Child, SocketAddr) {
@@ -92,6 +130,25 @@ pub struct KillOnDrop(pub Child);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl KillOnDrop {
+    /// Sends the head of `req` and half its body to the server at `addr`,
+    /// lets the server take them in, then kills it (SIGKILL): a crash in
+    /// the middle of an upload.
+    pub async fn kill_mid_request(&mut self, addr: SocketAddr, req: Request<Body>) {
+        let (head, body) = head_and_body(req).await;
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(&head).await.expect("write");
+        stream
+            .write_all(&body[..body.len() / 2])
+            .await
+            .expect("write");
+        stream.flush().await.expect("flush");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        self.0.kill().expect("SIGKILL");
         let _ = self.0.wait();
     }
 }
