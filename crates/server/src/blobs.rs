@@ -659,8 +659,15 @@ impl BlobStore {
         Ok(swept)
     }
 
-    /// The store answers (a missing object is an answer).
+    /// The store answers (a missing object is an answer); a folder must
+    /// still be there (a missing file in a missing folder is not found too).
     pub async fn ready(&self) -> bool {
+        if let Some(root) = &self.local_root {
+            if !tokio::fs::metadata(root).await.is_ok_and(|m| m.is_dir()) {
+                tracing::warn!("the blob folder is gone");
+                return false;
+            }
+        }
         match self.store.head(&Path::from("ready-probe")).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => true,
             Err(e) => {

@@ -304,6 +304,11 @@ async fn a_folder_given_as_a_file_url_holds_the_media() {
         jpeg
     );
     assert!(!data.join("blobs").exists());
+
+    // Readiness follows the folder (say, an unmounted share).
+    assert_eq!(send(addr, alice.get("/ready")).await.status, 200);
+    std::fs::rename(&media, dir.path().join("moved")).expect("move");
+    assert_eq!(send(addr, alice.get("/ready")).await.status, 503);
 }
 
 #[test]
