@@ -252,6 +252,21 @@ describe('patient page', () => {
 })
 
 describe('import', () => {
+  it('says which items are videos, shown by their first frame', async () => {
+    const video: GalleryItem = { ...photo, id: 'b'.repeat(32), format: 'mp4', body_site: null }
+    shell({ patient_get: () => record, media_list: () => [video, photo] })
+    render(App)
+    const u = userEvent.setup()
+    await u.click(await screen.findByRole('link', { name: 'DOE, Jane' }))
+    const gallery = await screen.findByTestId('gallery')
+    const open = within(gallery).getAllByRole('button', { name: /^Open / })
+    expect(open.map((b) => b.textContent?.replace(/\s+/g, ' ').trim())).toEqual([
+      'Open video Video, 20 Nov 2026, 10:15',
+      'Open photo 20 Nov 2026, 10:15, Left heel',
+    ])
+    expect(gallery.querySelector('img')?.getAttribute('src')).toBe(`media://localhost/thumb/${video.id}`)
+  })
+
   it('shows overall and per-file progress, then what was rejected and why', async () => {
     let finish: (v: unknown) => void = () => {}
     let channel: Channel<Progress> | undefined
