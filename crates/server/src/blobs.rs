@@ -11,10 +11,11 @@
 //!   referral that still has consent.)
 //! - `partial/<upload>/<offset>`: the chunks of a file still uploading
 //!   (`<upload>` is a digest of the referral id and the file's SHA-256,
-//!   which keeps object names short). Each chunk is a multipart put, so it exists whole or not at
-//!   all, and is streamed (never a whole file in memory). The upload offset
-//!   is how far the chunks cover the file from byte 0, so any instance, or
-//!   a restarted one, resumes where the store says.
+//!   which keeps object names short). Each chunk is a multipart put, so it
+//!   exists whole or not at all, and is streamed (never a whole file in
+//!   memory). The upload offset is how far the chunks cover the file from
+//!   byte 0, so any instance, or a restarted one, resumes where the store
+//!   says.
 //!
 //! No lock spans instances. A chunk sent twice (a retry, or through two
 //! instances at once) starts at the same offset with the same bytes, so it
@@ -45,6 +46,10 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::fsutil;
 
+/// The folder under the data directory that holds media when no
+/// `--blob-store` is given.
+pub const DEFAULT_FOLDER: &str = "blobs";
+
 #[derive(Debug, thiserror::Error)]
 pub enum BlobStoreError {
     #[error("the blob store `{url}` is not a valid URL: {reason}")]
@@ -74,9 +79,6 @@ pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     /// The folder of the folder backend, for fsync.
     local_root: Option<PathBuf>,
-    /// Bytes gathered before each part is written: small for a folder
-    /// (memory per upload), S3's minimum part size for S3.
-    part_size: usize,
     /// S3 takes parts of at least 5 MiB, so each chunk being written to a
     /// bucket holds up to that much: at most this many at once keeps the
     /// server's memory bounded however many clients upload (the others
@@ -112,7 +114,7 @@ struct VerifyJob {
     hashed: bool,
     size: u64,
     format: MediaFormat,
-    reply: tokio::sync::oneshot::Sender<(Result<(), ApiError>, Bytes)>,
+    reply: tokio::sync::oneshot::Sender<Result<(), ApiError>>,
 }
 
 fn start_verifiers(threads: usize) -> std::io::Result<std::sync::mpsc::Sender<VerifyJob>> {
@@ -130,14 +132,11 @@ fn start_verifiers(threads: usize) -> std::io::Result<std::sync::mpsc::Sender<Ve
                 let Ok(job) = job else {
                     return; // the blob store is gone
                 };
-                let (verdict, bytes) = match read(job.source, job.size) {
-                    Ok(bytes) => (
-                        check_bytes(&bytes, &job.sha256, job.hashed, job.size, job.format),
-                        bytes,
-                    ),
-                    Err(e) => (Err(ApiError::internal(e)), Bytes::new()),
+                let verdict = match read(job.source, job.size) {
+                    Ok(bytes) => check_bytes(&bytes, &job.sha256, job.hashed, job.size, job.format),
+                    Err(e) => Err(ApiError::internal(e)),
                 };
-                let _ = job.reply.send((verdict, bytes));
+                let _ = job.reply.send(verdict);
             })?;
     }
     Ok(tx)
@@ -205,11 +204,12 @@ fn open_s3(url: &url::Url) -> Result<Arc<dyn ObjectStore>, BlobStoreError> {
 }
 
 impl BlobStore {
-    /// The store at `url`, or the folder `default_dir` without one.
-    pub fn open(default_dir: &FsPath, url: Option<&str>) -> Result<Self, BlobStoreError> {
+    /// The store at `url`, or the folder [`DEFAULT_FOLDER`] of `data_dir`
+    /// without one.
+    pub fn open(data_dir: &FsPath, url: Option<&str>) -> Result<Self, BlobStoreError> {
         let (store, local_root) = match url {
             None => {
-                let (s, root) = open_folder(default_dir)?;
+                let (s, root) = open_folder(&data_dir.join(DEFAULT_FOLDER))?;
                 (s, Some(root))
             }
             Some(text) => {
@@ -233,11 +233,6 @@ impl BlobStore {
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(BlobStore {
-            part_size: if local_root.is_some() {
-                FOLDER_PART_BYTES
-            } else {
-                S3_PART_BYTES
-            },
             part_buffers: local_root
                 .is_none()
                 .then(|| tokio::sync::Semaphore::new(S3_PART_BUFFERS)),
@@ -413,7 +408,12 @@ impl BlobStore {
                 current,
                 size,
                 max_chunk,
-                part_size: self.part_size,
+                // Small for a folder (memory per upload); S3's minimum.
+                part_size: if self.local_root.is_some() {
+                    FOLDER_PART_BYTES
+                } else {
+                    S3_PART_BYTES
+                },
             },
         )
         .await;
@@ -450,8 +450,8 @@ impl BlobStore {
     /// (unless the one object holding it is the one a request stored after
     /// checking that its body hash was `sha256`: `whole_file`), then the
     /// media verifier (format must match; no metadata may remain). On
-    /// success it becomes the object `<sha256>`; on a mismatch its chunks
-    /// are deleted so the client starts that file again.
+    /// success it becomes the object `<referral>/<sha256>`; on a mismatch
+    /// its chunks are deleted so the client starts that file again.
     pub async fn finish(
         &self,
         referral_id: &str,
@@ -481,11 +481,25 @@ impl BlobStore {
                 return Err(e);
             }
         };
-        let hashed = whole_file.is_some() && assembled.single_e_tag == whole_file;
+        // Checked bytes, and how they take their place once verified.
+        let (source, hashed, placing) = match assembled {
+            Assembled::Single {
+                location,
+                source,
+                e_tag,
+            } => {
+                let hashed = whole_file.is_some() && e_tag == whole_file;
+                (source, hashed, Placing::Move(location))
+            }
+            // A `Bytes` clone shares the buffer.
+            Assembled::Joined(bytes) => {
+                (Source::Bytes(bytes.clone()), false, Placing::Write(bytes))
+            }
+        };
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.verifier
             .send(VerifyJob {
-                source: assembled.source,
+                source,
                 sha256: sha256.to_owned(),
                 hashed,
                 size,
@@ -493,27 +507,26 @@ impl BlobStore {
                 reply,
             })
             .map_err(ApiError::internal)?;
-        let (verdict, bytes) = answer.await.map_err(ApiError::internal)?;
-        if let Err(e) = verdict {
-            self.discard(&prefix).await;
+        if let Err(e) = answer.await.map_err(ApiError::internal)? {
+            self.delete_parts(&parts).await;
             return Err(e);
         }
-        match assembled.single {
+        match placing {
             // One chunk holds the file: move it rather than write it again.
-            Some(location) => match self.store.rename(&location, &dest).await {
+            Placing::Move(location) => match self.store.rename(&location, &dest).await {
                 Ok(()) => {}
                 Err(object_store::Error::NotFound { .. }) if self.exists(&dest).await? => {}
                 Err(e) => return Err(ApiError::internal(e)),
             },
-            None => {
+            Placing::Write(bytes) => {
                 self.store
                     .put(&dest, PutPayload::from(bytes))
                     .await
                     .map_err(ApiError::internal)?;
+                self.delete_parts(&parts).await;
             }
         }
         self.sync(&dest).await?;
-        self.discard(&prefix).await;
         Ok(())
     }
 
@@ -549,10 +562,10 @@ impl BlobStore {
                     .map_err(ApiError::internal)?,
                 ),
             };
-            return Ok(Assembled {
+            return Ok(Assembled::Single {
+                location: only.location.clone(),
                 source,
-                single: Some(only.location.clone()),
-                single_e_tag: e_tag,
+                e_tag,
             });
         }
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -575,11 +588,7 @@ impl BlobStore {
             let skip = usize::try_from(covered - p.start).map_err(ApiError::internal)?;
             bytes.extend_from_slice(&data[skip..]);
         }
-        Ok(Assembled {
-            source: Source::Bytes(Bytes::from(bytes)),
-            single: None,
-            single_e_tag: None,
-        })
+        Ok(Assembled::Joined(Bytes::from(bytes)))
     }
 
     async fn exists(&self, location: &Path) -> Result<bool, ApiError> {
@@ -591,11 +600,15 @@ impl BlobStore {
     }
 
     /// Deletes a file's chunks. A failure only leaves garbage behind (the
-    /// next upload of the file overwrites or ignores it), so it is logged.
+    /// next upload of the file overwrites or ignores it, the sweeper
+    /// deletes it), so it is logged.
     async fn discard(&self, prefix: &Path) {
-        let Ok(parts) = self.parts(prefix).await else {
-            return;
-        };
+        if let Ok(parts) = self.parts(prefix).await {
+            self.delete_parts(&parts).await;
+        }
+    }
+
+    async fn delete_parts(&self, parts: &[Part]) {
         for p in parts {
             match self.store.delete(&p.location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -738,11 +751,20 @@ struct Part {
     location: Path,
 }
 
-struct Assembled {
-    source: Source,
-    /// The one chunk that holds the whole file, if so.
-    single: Option<Path>,
-    single_e_tag: Option<String>,
+enum Assembled {
+    /// One chunk holds the whole file (with its entity tag).
+    Single {
+        location: Path,
+        source: Source,
+        e_tag: Option<String>,
+    },
+    /// Several chunks, joined in memory.
+    Joined(Bytes),
+}
+
+enum Placing {
+    Move(Path),
+    Write(Bytes),
 }
 
 /// How far chunks reach from byte 0 without a gap.

@@ -268,9 +268,6 @@ pub async fn status(
     Ok(Json(sender_view(&state, &r).await?))
 }
 
-/// The sender reports that the patient withdrew consent: recipients can no
-/// longer open the files and see that consent was withdrawn.
-///
 /// Deletes a withdrawn referral's files (and chunks still uploading).
 pub(crate) async fn delete_files(state: &AppState, r: &Referral) -> Result<(), ApiError> {
     for m in &r.manifest.media {
@@ -279,6 +276,9 @@ pub(crate) async fn delete_files(state: &AppState, r: &Referral) -> Result<(), A
     }
     Ok(())
 }
+
+/// The sender reports that the patient withdrew consent: recipients can no
+/// longer open the files and see that consent was withdrawn.
 pub async fn withdraw_consent(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -492,9 +492,8 @@ async fn run_admin(
             command: UploadsCommand::Sweep { older_than },
         } => {
             let secs = admin::parse_duration(&older_than)?;
-            let blobs =
-                clinshare_server::blobs::BlobStore::open(&data_dir.join("blobs"), blob_store)
-                    .map_err(|e| AdminError::DataDir(e.to_string()))?;
+            let blobs = clinshare_server::blobs::BlobStore::open(data_dir, blob_store)
+                .map_err(|e| AdminError::DataDir(e.to_string()))?;
             let swept = admin::uploads_sweep(store, &blobs, by, secs).await?;
             print(
                 json,

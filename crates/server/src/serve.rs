@@ -61,8 +61,8 @@ pub fn state_with_store(
     blob_store: Option<&str>,
     config: Config,
 ) -> Result<AppState, ServeError> {
-    let blobs = BlobStore::open(&data_dir.join("blobs"), blob_store)
-        .map_err(|e| ServeError::Setup(e.to_string()))?;
+    let blobs =
+        BlobStore::open(data_dir, blob_store).map_err(|e| ServeError::Setup(e.to_string()))?;
     let keys =
         ServerKeys::load_or_create(data_dir).map_err(|e| ServeError::Setup(e.to_string()))?;
     Ok(AppState::new(store, blobs, keys, config))
