@@ -18,7 +18,7 @@ fi
 # Secret Service) and run (a keyring, a virtual display for tests, the
 # WebDriver for the real window) plus the tools the tests compare against.
 APT_BUILD=(build-essential pkg-config curl file libssl-dev libdbus-1-dev
-    libwebkit2gtk-4.1-dev librsvg2-dev libxdo-dev libheif-dev)
+    libwebkit2gtk-4.1-dev librsvg2-dev libxdo-dev libheif-dev libturbojpeg0-dev)
 # ffmpeg: video poster frames (run as a separate process; without it,
 # videos show a placeholder).
 APT_RUN=(gnome-keyring dbus dbus-x11 libsecret-tools ffmpeg)

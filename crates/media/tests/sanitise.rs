@@ -331,6 +331,87 @@ fn thumbnails_are_small_upright_jpegs() {
     assert_eq!((t.width(), t.height()), (64, 64));
 }
 
+/// A JPEG from the image crate's encoder: `px` is row-major, 1 or 3 bytes a pixel.
+fn encode_jpeg(px: &[u8], w: u32, h: u32, colour: image::ExtendedColorType) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .write_image(px, w, h, colour)
+        .expect("encode");
+    out
+}
+
+#[test]
+fn thumbnails_scale_colour_and_grey_jpegs_without_mixing_channels() {
+    // Left half red, right half blue: a swapped channel order or a wrong
+    // scale would show at once.
+    let (w, h) = (1600u32, 1000u32);
+    let px: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            if i % w < w / 2 {
+                [230, 20, 20]
+            } else {
+                [20, 20, 230]
+            }
+        })
+        .collect();
+    let src = encode_jpeg(&px, w, h, image::ExtendedColorType::Rgb8);
+    let s = sanitise(&src, &Limits::default()).expect("sanitise");
+    let t = image::load_from_memory(&thumbnail(&s.bytes, 256).expect("thumb"))
+        .expect("jpeg")
+        .to_rgb8();
+    assert_eq!(t.dimensions(), (256, 160));
+    let near = |p: &image::Rgb<u8>, want: [u8; 3]| {
+        (0..3).all(|c| (i32::from(p[c]) - i32::from(want[c])).abs() < 24)
+    };
+    assert!(
+        near(t.get_pixel(40, 80), [230, 20, 20]),
+        "{:?}",
+        t.get_pixel(40, 80)
+    );
+    assert!(
+        near(t.get_pixel(216, 80), [20, 20, 230]),
+        "{:?}",
+        t.get_pixel(216, 80)
+    );
+    let p = image::load_from_memory(&thumbnail(&s.bytes, 1600).expect("preview")).expect("jpeg");
+    assert_eq!(
+        (p.width(), p.height()),
+        (1600, 1000),
+        "exactly the source size"
+    );
+
+    // A portrait greyscale picture: one channel in, grey RGB out.
+    let (w, h) = (600u32, 900u32);
+    let grey: Vec<u8> = (0..w * h)
+        .map(|i| if i / w < h / 2 { 40 } else { 200 })
+        .collect();
+    let src = encode_jpeg(&grey, w, h, image::ExtendedColorType::L8);
+    let s = sanitise(&src, &Limits::default()).expect("sanitise");
+    let t = image::load_from_memory(&thumbnail(&s.bytes, 300).expect("thumb"))
+        .expect("jpeg")
+        .to_rgb8();
+    assert_eq!(t.dimensions(), (200, 300));
+    assert!(
+        near(t.get_pixel(100, 40), [40, 40, 40]),
+        "{:?}",
+        t.get_pixel(100, 40)
+    );
+    assert!(
+        near(t.get_pixel(100, 260), [200, 200, 200]),
+        "{:?}",
+        t.get_pixel(100, 260)
+    );
+}
+
+#[test]
+fn a_thumbnail_of_a_cut_short_jpeg_is_an_error_not_a_grey_picture() {
+    let s = clean("ia_landscape_6.jpg");
+    let cut = &s.bytes[..s.bytes.len() * 2 / 3];
+    let e = thumbnail(cut, 256).expect_err("a truncated scan");
+    assert_eq!(e.code(), "media.undecodable", "{e}");
+}
+
 #[test]
 fn report_serialises_without_values() {
     let s = clean("et_ExifTool.jpg");
