@@ -75,6 +75,8 @@ enum Outcome {
     Written {
         output: PathBuf,
         media: Sanitised,
+        /// Hex SHA-256 of what was written, when a report will show it.
+        sha256: Option<String>,
     },
     Rejected {
         code: &'static str,
@@ -130,6 +132,8 @@ fn run_inner(ctx: &Context, args: &StripArgs) -> Result<ExitCode, String> {
         .clamp(1, 64)
         .min(jobs.len().max(1));
     let limits = Limits::default();
+    // Hashing costs as much as stripping; only the JSON report shows it.
+    let digest = args.report.is_some() || ctx.json;
     let next = AtomicUsize::new(0);
     let progress = Mutex::new(Progress {
         results: (0..jobs.len()).map(|_| None).collect(),
@@ -144,7 +148,14 @@ fn run_inner(ctx: &Context, args: &StripArgs) -> Result<ExitCode, String> {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let outcome = process(job, &args.out, &limits, args.verify.into(), &mut buf);
+                    let outcome = process(
+                        job,
+                        &args.out,
+                        &limits,
+                        args.verify.into(),
+                        digest,
+                        &mut buf,
+                    );
                     let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
                     if let Some(slot) = p.results.get_mut(i) {
                         *slot = Some(outcome);
@@ -252,6 +263,7 @@ fn process(
     out_dir: &Path,
     limits: &Limits,
     verification: Verification,
+    digest: bool,
     buf: &mut Vec<u8>,
 ) -> Outcome {
     buf.clear();
@@ -284,10 +296,15 @@ fn process(
         .with_extension(media.format.extension());
     match write_new(&output, &media.bytes) {
         Ok(()) => {
+            let sha256 = digest.then(|| media.sha256_hex());
             // Only the report is kept; holding every file's bytes until the
             // end would grow memory with the batch.
             media.bytes = Vec::new();
-            Outcome::Written { output, media }
+            Outcome::Written {
+                output,
+                media,
+                sha256,
+            }
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Outcome::Rejected {
             code: "strip.output_exists",
@@ -321,7 +338,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn line(job: &Job, o: &Outcome) -> String {
     let input = job.input.display();
     match o {
-        Outcome::Written { output, media } => {
+        Outcome::Written { output, media, .. } => {
             let removed = if media.removed.is_empty() {
                 "nothing to remove".to_owned()
             } else {
@@ -353,12 +370,22 @@ fn line(job: &Job, o: &Outcome) -> String {
 
 fn to_json(job: &Job, o: &Outcome) -> Value {
     match o {
-        Outcome::Written { output, media } => json!({
-            "input": job.input,
-            "output": output,
-            "status": "sanitised",
-            "media": media,
-        }),
+        Outcome::Written {
+            output,
+            media,
+            sha256,
+        } => {
+            let mut media = json!(media);
+            if let (Some(m), Some(d)) = (media.as_object_mut(), sha256) {
+                m.insert("sha256".into(), json!(d));
+            }
+            json!({
+                "input": job.input,
+                "output": output,
+                "status": "sanitised",
+                "media": media,
+            })
+        }
         Outcome::Rejected { code, message } => json!({
             "input": job.input,
             "status": "rejected",

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 fn fixture(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -126,8 +127,25 @@ fn folders_are_walked_recursively_keeping_relative_paths() {
     assert!(out.join("DCIM/100/b.heic").is_file());
     let doc: Value = serde_json::from_slice(&std::fs::read(report).expect("report")).expect("json");
     let media = &doc["files"][0]["media"];
-    assert_eq!(media["sha256"].as_str().map(str::len), Some(64));
+    // The digest is of the copy as written, not of the input.
+    let written = std::fs::read(out.join("DCIM/100/a.png")).expect("copy");
+    assert_eq!(
+        media["sha256"].as_str(),
+        Some(hex::encode(Sha256::digest(&written)).as_str())
+    );
     assert!(media["removed"].as_array().is_some_and(|r| !r.is_empty()));
+
+    // --json prints the same report, digests included, without a file.
+    let again = tmp.path().join("again");
+    let run = Command::new(env!("CARGO_BIN_EXE_clinshare"))
+        .args(["--json", "strip"])
+        .arg(tmp.path().join("card"))
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .expect("run");
+    let doc: Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!(doc["files"][0]["media"]["sha256"], media["sha256"]);
 }
 
 #[test]

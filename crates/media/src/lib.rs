@@ -38,8 +38,6 @@ pub use sniff::sniff;
 pub use thumbnail::{thumbnail, thumbnail_with_limits, PREVIEW_PX, THUMBNAIL_PX};
 pub use verify::{verify, verify_structure, verify_with_limits, Verification, VerifiedInfo};
 
-use sha2::{Digest, Sha256};
-
 /// Strips identifying metadata from a photo or video and verifies the result,
 /// including a full pixel decode ([`Verification::Full`]).
 ///
@@ -83,7 +81,6 @@ pub fn sanitise_with(
             ),
         ));
     }
-    let sha256: [u8; 32] = Sha256::digest(&stripped.bytes).into();
     Ok(Sanitised {
         bytes: stripped.bytes,
         format,
@@ -92,6 +89,5 @@ pub fn sanitise_with(
         orientation: stripped.orientation,
         captured_at: stripped.captured_at,
         removed: stripped.removed.into_vec(),
-        sha256,
     })
 }

@@ -167,13 +167,28 @@ fn decode_jpeg_scaled(
     max_px: u32,
     limits: &Limits,
 ) -> Result<DynamicImage, MediaError> {
+    match decode_with_turbojpeg(bytes, max_px, limits)? {
+        Some(img) => Ok(img),
+        None => decode_with_jpeg_decoder(bytes, max_px, limits),
+    }
+}
+
+/// libjpeg-turbo's scaled decode, or `None` for what it should not or will
+/// not decode: CMYK/YCCK (handed back as stored, still inverted), and files
+/// it stops at a warning for (extraneous bytes, an odd JFIF revision) that
+/// the verifier accepts.
+fn decode_with_turbojpeg(
+    bytes: &[u8],
+    max_px: u32,
+    limits: &Limits,
+) -> Result<Option<DynamicImage>, MediaError> {
     use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
-    let undecodable = |e: turbojpeg::Error| MediaError::Undecodable {
-        format: Format::Jpeg,
-        reason: e.to_string(),
+    let Ok(mut d) = Decompressor::new() else {
+        return Ok(None);
     };
-    let mut d = Decompressor::new().map_err(undecodable)?;
-    let header = d.read_header(bytes).map_err(undecodable)?;
+    let Ok(header) = d.read_header(bytes) else {
+        return Ok(None);
+    };
     let too_large = || MediaError::DimensionsTooLarge {
         width: header.width as u64,
         height: header.height as u64,
@@ -182,9 +197,7 @@ fn decode_jpeg_scaled(
     let h = u32::try_from(header.height).map_err(|_| too_large())?;
     limits.check_dimensions(w, h)?;
     let (format, channels) = match header.colorspace {
-        // TurboJPEG hands CMYK back as stored; jpeg-decoder undoes Adobe's
-        // inversion and its colours are tested.
-        Colorspace::CMYK | Colorspace::YCCK => return decode_cmyk_scaled(bytes, max_px, limits),
+        Colorspace::CMYK | Colorspace::YCCK => return Ok(None),
         Colorspace::Gray => (PixelFormat::GRAY, 1),
         _ => (PixelFormat::RGB, 3),
     };
@@ -206,26 +219,21 @@ fn decode_jpeg_scaled(
         height: sh as usize,
         format,
     };
-    d.decompress(bytes, image.as_deref_mut())
-        .map_err(undecodable)?;
-    let bad = || MediaError::Undecodable {
-        format: Format::Jpeg,
-        reason: "decoded buffer has an unexpected size".into(),
-    };
+    if d.decompress(bytes, image.as_deref_mut()).is_err() {
+        return Ok(None);
+    }
     Ok(if channels == 1 {
-        DynamicImage::ImageLuma8(
-            ImageBuffer::<Luma<u8>, _>::from_raw(sw, sh, image.pixels).ok_or_else(bad)?,
-        )
+        ImageBuffer::<Luma<u8>, _>::from_raw(sw, sh, image.pixels).map(DynamicImage::ImageLuma8)
     } else {
-        DynamicImage::ImageRgb8(
-            ImageBuffer::<Rgb<u8>, _>::from_raw(sw, sh, image.pixels).ok_or_else(bad)?,
-        )
+        ImageBuffer::<Rgb<u8>, _>::from_raw(sw, sh, image.pixels).map(DynamicImage::ImageRgb8)
     })
 }
 
-/// CMYK and YCCK JPEGs (print workflows, rare from cameras) through
-/// jpeg-decoder's scaled decode, which returns CMYK already un-inverted.
-fn decode_cmyk_scaled(
+/// CMYK and YCCK JPEGs (print workflows, rare from cameras), and files
+/// libjpeg-turbo refuses (it stops at its warnings, such as an unknown JFIF
+/// revision, which the verifier does not), through jpeg-decoder's scaled
+/// decode. Slower, and it returns CMYK already un-inverted.
+fn decode_with_jpeg_decoder(
     bytes: &[u8],
     max_px: u32,
     limits: &Limits,
@@ -242,6 +250,8 @@ fn decode_cmyk_scaled(
         .ok_or_else(|| undecodable("no frame header".into()))?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
     let long = w.max(h).max(1);
+    // Ask for at least max_px on the long edge; the decoder picks the
+    // smallest DCT scale that is not below the request.
     let req = |x: u32| {
         u16::try_from(
             (u64::from(x) * u64::from(max_px))
@@ -257,20 +267,32 @@ fn decode_cmyk_scaled(
     let info = d
         .info()
         .ok_or_else(|| undecodable("no frame header".into()))?;
-    if info.pixel_format != jpeg_decoder::PixelFormat::CMYK32 {
-        return Err(undecodable("a CMYK header but not CMYK pixels".into()));
-    }
     let (sw, sh) = (u32::from(sw), u32::from(sh));
-    let v: Vec<u8> = pixels
-        .chunks_exact(4)
-        .flat_map(|p| {
-            let k = 255 - u16::from(p[3]);
-            [p[0], p[1], p[2]].map(|c| ((255 - u16::from(c)) * k / 255) as u8)
-        })
-        .collect();
-    ImageBuffer::<Rgb<u8>, _>::from_raw(sw, sh, v)
-        .map(DynamicImage::ImageRgb8)
-        .ok_or_else(|| undecodable("decoded buffer has an unexpected size".into()))
+    let bad = || undecodable("decoded buffer has an unexpected size".into());
+    Ok(match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => DynamicImage::ImageLuma8(
+            ImageBuffer::<Luma<u8>, _>::from_raw(sw, sh, pixels).ok_or_else(bad)?,
+        ),
+        jpeg_decoder::PixelFormat::L16 => {
+            let v: Vec<u8> = pixels.chunks_exact(2).map(|c| c[0]).collect();
+            DynamicImage::ImageLuma8(
+                ImageBuffer::<Luma<u8>, _>::from_raw(sw, sh, v).ok_or_else(bad)?,
+            )
+        }
+        jpeg_decoder::PixelFormat::RGB24 => DynamicImage::ImageRgb8(
+            ImageBuffer::<Rgb<u8>, _>::from_raw(sw, sh, pixels).ok_or_else(bad)?,
+        ),
+        jpeg_decoder::PixelFormat::CMYK32 => {
+            let v: Vec<u8> = pixels
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let k = 255 - u16::from(p[3]);
+                    [p[0], p[1], p[2]].map(|c| ((255 - u16::from(c)) * k / 255) as u8)
+                })
+                .collect();
+            DynamicImage::ImageRgb8(ImageBuffer::<Rgb<u8>, _>::from_raw(sw, sh, v).ok_or_else(bad)?)
+        }
+    })
 }
 
 fn orientation(bytes: &[u8]) -> u16 {

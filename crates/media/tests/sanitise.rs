@@ -235,7 +235,7 @@ fn sanitising_is_idempotent() {
         let once = clean(name);
         let twice = sanitise(&once.bytes, &Limits::default()).expect("re-sanitise");
         assert_eq!(once.bytes, twice.bytes, "{name}");
-        assert_eq!(once.sha256, twice.sha256);
+        assert_eq!(once.sha256(), twice.sha256());
     }
 }
 
@@ -410,6 +410,23 @@ fn a_thumbnail_of_a_cut_short_jpeg_is_an_error_not_a_grey_picture() {
     let cut = &s.bytes[..s.bytes.len() * 2 / 3];
     let e = thumbnail(cut, 256).expect_err("a truncated scan");
     assert_eq!(e.code(), "media.undecodable", "{e}");
+}
+
+#[test]
+fn a_jpeg_libjpeg_turbo_warns_about_still_gets_its_thumbnail() {
+    let s = clean("ia_landscape_6.jpg");
+    // Stray bytes before the frame header: libjpeg-turbo warns ("extraneous
+    // bytes before marker 0xc0"), which TurboJPEG turns into an error.
+    let sof = s
+        .bytes
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame header");
+    let mut warned = s.bytes[..sof].to_vec();
+    warned.extend_from_slice(&[0x12, 0x34]);
+    warned.extend_from_slice(&s.bytes[sof..]);
+    let t = image::load_from_memory(&thumbnail(&warned, 256).expect("thumb")).expect("jpeg");
+    assert_eq!((t.width(), t.height()), (256, 192));
 }
 
 #[test]
