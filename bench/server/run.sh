@@ -59,8 +59,23 @@ ADDR="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listeni
 PIN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spki_sha256_hex"])' "$WORK/ready")"
 
 echo "clients: $CLIENTS, photo: $(stat -c %s "$WORK/photo.jpg") bytes before stripping, cores: $(nproc)"
-"$LOAD" "$ADDR" "$PIN" "$WORK/photo.jpg" "$WORK/codes" bench "$PASSWORD" "$TEAM_ID" | tee "$WORK/result.json"
+SERVER_PID="$SERVER_PID" CLK_TCK="$(getconf CLK_TCK)" \
+    "$LOAD" "$ADDR" "$PIN" "$WORK/photo.jpg" "$WORK/codes" bench "$PASSWORD" "$TEAM_ID" | tee "$WORK/result.json"
 echo "server peak RSS (VmHWM): $(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2, $3}')"
+# Both processes share the cores: what the server alone costs per MB in the
+# timed phase, and what that would sustain on cores of its own.
+python3 - "$WORK/result.json" "$(nproc)" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+cores = int(sys.argv[2])
+mb = r["clients"] * r["photo_bytes"] / 1e6
+s, l = r.get("server_cpu_seconds"), r.get("load_cpu_seconds")
+if s and l:
+    print(f"timed phase CPU seconds: server {s:.2f}, load generator {l:.2f} "
+          f"(of {r['wall_seconds'] * cores:.2f} available)")
+    print(f"server CPU per MB: {s * 1000 / mb:.2f} ms, i.e. {mb * cores / s:.0f} MB/s "
+          f"on {cores} cores of its own")
+PY
 if [ -n "$S3_PID" ]; then
     echo "s3s-fs peak RSS (VmHWM): $(grep VmHWM /proc/$S3_PID/status | awk '{print $2, $3}')"
 fi

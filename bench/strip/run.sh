@@ -56,6 +56,8 @@ copy_in() { cp "$src"/photo_*.jpg "$out"/; }
 run_tool "cp" 3 ":" bash -c "cp '$src'/photo_*.jpg '$out'/"
 run_tool "clinshare strip" 3 ":" "$bin" strip "$src" --out "$out"
 run_tool "clinshare strip --verify structure" 3 ":" "$bin" strip "$src" --out "$out" --verify structure
+# The report holds each copy's SHA-256, which costs about as much as stripping.
+run_tool "clinshare strip --verify structure --report" 3 ":" "$bin" strip "$src" --out "$out" --verify structure --report "$work/report.json"
 run_tool "exiftool -all=" 1 ":" bash -c "exiftool -q -all= -o '$out'/ '$src'/photo_*.jpg"
 run_tool "exiftool -all= (keep ICC+Orientation)" 1 ":" bash -c "exiftool -q -all= --icc_profile:all -tagsfromfile @ -Orientation -o '$out'/ '$src'/photo_*.jpg"
 command -v exiv2 >/dev/null && run_tool "exiv2 rm" 1 copy_in bash -c "exiv2 rm '$out'/photo_*.jpg"
@@ -65,7 +67,7 @@ command -v mat2 >/dev/null && run_tool "mat2 --inplace" 1 copy_in bash -c "mat2 
 ours=${secs["clinshare strip"]}
 echo "# load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-42s %9s %9s %12s %8s  %s\n" tool seconds files/s "vs clinshare" "cpu s" "result"
-for name in "clinshare strip" "clinshare strip --verify structure" "cp" "exiftool -all=" "exiftool -all= (keep ICC+Orientation)" "exiv2 rm" "jpegtran -copy none" "mat2 --inplace"; do
+for name in "clinshare strip" "clinshare strip --verify structure" "clinshare strip --verify structure --report" "cp" "exiftool -all=" "exiftool -all= (keep ICC+Orientation)" "exiv2 rm" "jpegtran -copy none" "mat2 --inplace"; do
   [ -n "${secs[$name]:-}" ] || continue
   s=${secs[$name]}
   printf "%-42s %9.2f %9.1f %11.2fx %8.2f  %s\n" "$name" "$s" "$(echo "$n / $s" | bc -l)" "$(echo "$s / $ours" | bc -l)" "${cpus[$name]}" "${notes[$name]}"
@@ -74,3 +76,15 @@ done
 echo "# single-photo timings (criterion, release):"
 (cd "$root" && CLINSHARE_BENCH_JPEG=$src/photo_01.jpg cargo bench -q -p clinshare-media --bench media -- --noplot 2>/dev/null \
   | awk '/^jpeg_12mp/ {n = $1} /time:/ {sub(/.*time: +/, ""); print n, "time:", $0}')
+
+# Thumbnail peers on the same photo: libjpeg-turbo's scaled decode alone
+# (no resize or encode) and ImageMagick's thumbnail, per photo, process
+# start included.
+per_photo() {  # RUNS CMD...: mean wall milliseconds
+  local runs=$1; shift
+  local t0 t1; t0=$(now)
+  for _ in $(seq "$runs"); do "$@" >/dev/null 2>&1; done
+  t1=$(now)
+  echo "($t1 - $t0) * 1000 / $runs" | bc -l | xargs printf "%.1f"
+}
+echo "# thumbnail peers (mean of runs, ms): djpeg -scale 1/8 $(per_photo 20 djpeg -scale 1/8 -outfile /dev/null "$src/photo_01.jpg"), convert -thumbnail 256x256 $(per_photo 5 convert "$src/photo_01.jpg" -thumbnail 256x256 "$work/thumb.jpg")"

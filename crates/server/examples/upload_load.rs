@@ -302,6 +302,7 @@ async fn main() -> Result<(), Error> {
         println!("{}", json!({"prepared": prepared.len()}));
         return Ok(());
     }
+    let cpu0 = (cpu_seconds("self"), server_cpu_seconds());
     let started = Instant::now();
     let handles = prepared
         .into_iter()
@@ -310,6 +311,7 @@ async fn main() -> Result<(), Error> {
         .collect();
     let mut latencies = futures_join(handles).await?;
     let wall = started.elapsed();
+    let cpu = (cpu_seconds("self"), server_cpu_seconds());
     latencies.sort();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
@@ -326,9 +328,32 @@ async fn main() -> Result<(), Error> {
             "latency_ms_p50": pct(0.50),
             "latency_ms_p99": pct(0.99),
             "latency_ms_max": pct(1.0),
+            // CPU seconds used during the timed phase, from /proc.
+            "load_cpu_seconds": cpu.0.zip(cpu0.0).map(|(b, a)| b - a),
+            "server_cpu_seconds": cpu.1.zip(cpu0.1).map(|(b, a)| b - a),
         })
     );
     Ok(())
+}
+
+/// User + system CPU seconds of a process (`self` or a pid) from
+/// /proc/PID/stat; `CLK_TCK` (default 100) gives the tick length.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let hz: f64 = std::env::var("CLK_TCK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100.0);
+    Some(ticks / hz)
+}
+
+/// The server's CPU seconds, when the script names its process (`SERVER_PID`).
+fn server_cpu_seconds() -> Option<f64> {
+    cpu_seconds(&std::env::var("SERVER_PID").ok()?)
 }
 
 async fn futures_join<T>(
