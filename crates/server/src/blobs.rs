@@ -400,9 +400,14 @@ impl BlobStore {
             .put_multipart(&location)
             .await
             .map_err(ApiError::internal)?;
+        let writeback = self
+            .local_root
+            .as_deref()
+            .and_then(|root| Writeback::open(root, &location));
         let streamed = stream_into(
             upload.as_mut(),
             body,
+            writeback,
             Chunk {
                 offset,
                 current,
@@ -467,7 +472,7 @@ impl BlobStore {
             // Verified and stored by an earlier request (or another instance).
             return Ok(());
         }
-        let _permit = self.finishing.acquire().await.map_err(ApiError::internal)?;
+        let permit = self.finishing.acquire().await.map_err(ApiError::internal)?;
         let assembled = match self.assemble(&parts, size).await {
             Ok(a) => a,
             Err(e) => {
@@ -526,6 +531,9 @@ impl BlobStore {
                 self.delete_parts(&parts).await;
             }
         }
+        // The permit bounds the files held in memory and the verifiers'
+        // work, not the wait for the disk: the next file's check can start.
+        drop(permit);
         self.sync(&dest).await?;
         Ok(())
     }
@@ -795,6 +803,7 @@ struct Chunk {
 async fn stream_into(
     upload: &mut dyn MultipartUpload,
     mut body: Body,
+    mut writeback: Option<Writeback>,
     c: Chunk,
 ) -> Result<(u64, [u8; 32], u64), ApiError> {
     let mut hasher = Sha256::new();
@@ -826,6 +835,9 @@ async fn stream_into(
                 .await
                 .map_err(ApiError::internal)?;
             pending_len = 0;
+            if let Some(w) = writeback.as_mut() {
+                w.written(stored).await;
+            }
         }
     }
     if pending_len > 0 {
@@ -836,6 +848,57 @@ async fn stream_into(
             .map_err(ApiError::internal)?;
     }
     Ok((received, hasher.finalize().into(), stored))
+}
+
+/// Has the disk start writing a chunk while it is still arriving (folder
+/// backend). Otherwise every byte waits in the page cache for the fsync at
+/// the chunk's end, and when many uploads end together (the benchmark's 200
+/// clients) the CPU idles through one long flush (see bench/server/RESULTS.md).
+struct Writeback {
+    file: Arc<std::fs::File>,
+    /// Bytes handed to the disk so far.
+    started: u64,
+}
+
+/// Writeback is started once this much more has been written.
+const WRITEBACK_STEP: u64 = 1024 * 1024;
+
+impl Writeback {
+    /// The folder store writes a chunk into `<name>#1` and renames it into
+    /// place when complete (`#2`, … while another upload of the same chunk
+    /// is under way: the hint then lands on that one, which is harmless).
+    /// `None` if that file is not there, e.g. in another version of the
+    /// crate: the chunk is still written and fsynced, only later.
+    fn open(root: &FsPath, location: &Path) -> Option<Self> {
+        let mut staging = root.join(location.as_ref()).into_os_string();
+        staging.push("#1");
+        let file = std::fs::File::open(staging).ok()?;
+        Some(Writeback {
+            file: Arc::new(file),
+            started: 0,
+        })
+    }
+
+    /// `written` bytes are in the file. POSIX_FADV_DONTNEED on pages still
+    /// dirty starts their writeback without waiting (and drops none of
+    /// them); `sync_file_range` would say so more directly but has no safe
+    /// binding. A failed hint changes nothing but timing.
+    async fn written(&mut self, written: u64) {
+        let Some(len) = std::num::NonZeroU64::new(written.saturating_sub(self.started)) else {
+            return;
+        };
+        if len.get() < WRITEBACK_STEP {
+            return;
+        }
+        let (file, from) = (Arc::clone(&self.file), self.started);
+        self.started = written;
+        // Submitting writeback can wait for the disk's queue: not on a
+        // runtime thread.
+        let _ = tokio::task::spawn_blocking(move || {
+            rustix::fs::fadvise(&*file, from, Some(len), rustix::fs::Advice::DontNeed)
+        })
+        .await;
+    }
 }
 
 /// Size, SHA-256 and the media verifier, on a verifier thread.
