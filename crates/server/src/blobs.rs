@@ -951,16 +951,20 @@ pub fn verify_media(bytes: &[u8], declared: MediaFormat) -> Result<(), ApiError>
     }
 }
 
-/// Chunks older than this belong to abandoned uploads.
+/// Chunks older than this belong to abandoned uploads, unless `serve
+/// --abandoned-uploads-after` says otherwise.
 pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3_600);
 
-/// Sweeps abandoned uploads at start and every 6 hours, for as long as the
-/// server runs.
-pub fn spawn_sweeper(blobs: Arc<BlobStore>) -> tokio::task::JoinHandle<()> {
+/// Sweeps chunks older than `abandoned_after` at start and every 6 hours,
+/// for as long as the server runs.
+pub fn spawn_sweeper(
+    blobs: Arc<BlobStore>,
+    abandoned_after: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match blobs.sweep(ABANDONED_AFTER).await {
+            match blobs.sweep(abandoned_after).await {
                 Ok(s) if s.chunks + s.staging_files > 0 => tracing::info!(
                     chunks = s.chunks,
                     staging_files = s.staging_files,

@@ -57,6 +57,16 @@ enum Command {
         /// exists. See README, "Filing into a PACS".
         #[arg(long)]
         pacs_config: Option<PathBuf>,
+        /// Delete chunks of uploads untouched for this long (`12h`, `7d`;
+        /// at most 30d), checked at start and every 6 hours. A laptop that
+        /// comes back later sends the file again from its start.
+        #[arg(
+            long,
+            env = "CLINSHARE_SERVER_ABANDONED_UPLOADS_AFTER",
+            default_value = "7d",
+            value_name = "DURATION"
+        )]
+        abandoned_uploads_after: String,
     },
     /// Administration.
     Admin {
@@ -216,7 +226,15 @@ fn main() -> ExitCode {
             key,
             insecure_http_behind_proxy,
             pacs_config,
+            abandoned_uploads_after,
         } => {
+            let abandoned_uploads_after = match admin::parse_duration(&abandoned_uploads_after) {
+                Ok(secs) => std::time::Duration::from_secs(secs.unsigned_abs()),
+                Err(e) => {
+                    eprintln!("clinshare-server: cannot start: --abandoned-uploads-after: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             tracing_subscriber::fmt()
                 .json()
                 .with_writer(std::io::stderr)
@@ -235,7 +253,10 @@ fn main() -> ExitCode {
                 blob_store: cli.blob_store.clone(),
                 listen,
                 transport,
-                config: Config::default(),
+                config: Config {
+                    abandoned_uploads_after,
+                    ..Config::default()
+                },
                 pacs_config,
             };
             let result = runtime.block_on(serve::run(opts, |addr, pin| {

@@ -90,7 +90,10 @@ pub async fn run(
     // off mid-way keeps its lease and runs again after it).
     let _forwarder = crate::pacs::forwarder::spawn(state.clone())
         .map_err(|e| ServeError::Setup(e.to_string()))?;
-    let _sweeper = crate::blobs::spawn_sweeper(std::sync::Arc::clone(&state.blobs));
+    let _sweeper = crate::blobs::spawn_sweeper(
+        std::sync::Arc::clone(&state.blobs),
+        state.config.abandoned_uploads_after,
+    );
     let app = crate::app(state);
     let listener =
         std::net::TcpListener::bind(opts.listen).map_err(|source| ServeError::Listen {

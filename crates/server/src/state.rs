@@ -19,6 +19,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Largest JSON body.
     pub max_json_bytes: usize,
+    /// Upload chunks untouched for this long are deleted by the sweeper.
+    pub abandoned_uploads_after: Duration,
 }
 
 impl Default for Config {
@@ -29,6 +31,7 @@ impl Default for Config {
             rate_burst: 200,
             request_timeout: Duration::from_secs(120),
             max_json_bytes: 256 * 1024,
+            abandoned_uploads_after: crate::blobs::ABANDONED_AFTER,
         }
     }
 }

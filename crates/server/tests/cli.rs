@@ -6,7 +6,7 @@ mod common;
 use std::io::BufRead;
 use std::process::Stdio;
 
-use common::wire::{admin, binary};
+use common::wire::{admin, binary, serve_plain_with, KillOnDrop};
 
 #[test]
 fn admin_commands_follow_the_cli_contract() {
@@ -341,6 +341,61 @@ fn only_an_administrator_may_be_added_without_a_team() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["role"], "administrator");
+}
+
+#[test]
+fn serve_sweeps_uploads_abandoned_for_longer_than_it_is_told() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let partial = d.join("blobs").join("partial");
+    let abandoned = partial.join("0a0a").join("0");
+    let recent = partial.join("0b0b").join("0");
+    for path in [&abandoned, &recent] {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(path, b"chunk").expect("file");
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&abandoned)
+        .expect("open")
+        .set_modified(two_hours_ago)
+        .expect("backdate");
+
+    // A duration it cannot use stops it at start, saying which option.
+    let out = binary()
+        .arg("--data-dir")
+        .arg(d)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--insecure-http-behind-proxy",
+        ])
+        .args(["--abandoned-uploads-after", "45d"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--abandoned-uploads-after"), "{err}");
+    assert!(err.contains("\"45d\" is not understood"), "{err}");
+
+    // Set to an hour (here through the environment): the two-hour-old
+    // chunk goes at start, the fresh one stays.
+    let log = d.join("serve.log");
+    let (child, _) = serve_plain_with(
+        d,
+        &log,
+        &[],
+        &[("CLINSHARE_SERVER_ABANDONED_UPLOADS_AFTER", "1h")],
+    );
+    let _server = KillOnDrop(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while abandoned.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!abandoned.exists(), "the abandoned chunk is swept");
+    assert!(recent.exists(), "the recent chunk is kept");
 }
 
 #[test]
