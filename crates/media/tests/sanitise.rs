@@ -341,6 +341,21 @@ fn encode_jpeg(px: &[u8], w: u32, h: u32, colour: image::ExtendedColorType) -> V
     out
 }
 
+/// The thumbnail of a sanitised copy of `src`, decoded.
+fn thumb_of(src: &[u8], max_px: u32) -> image::RgbImage {
+    let s = sanitise(src, &Limits::default()).expect("sanitise");
+    image::load_from_memory(&thumbnail(&s.bytes, max_px).expect("thumb"))
+        .expect("jpeg")
+        .to_rgb8()
+}
+
+/// Each channel of the pixel at (x, y) is within JPEG's error of `want`.
+fn assert_near(t: &image::RgbImage, (x, y): (u32, u32), want: [u8; 3]) {
+    let p = t.get_pixel(x, y);
+    let near = (0..3).all(|c| (i32::from(p[c]) - i32::from(want[c])).abs() < 24);
+    assert!(near, "({x}, {y}) is {p:?}, not near {want:?}");
+}
+
 #[test]
 fn thumbnails_scale_colour_and_grey_jpegs_without_mixing_channels() {
     // Left half red, right half blue: a swapped channel order or a wrong
@@ -356,29 +371,14 @@ fn thumbnails_scale_colour_and_grey_jpegs_without_mixing_channels() {
         })
         .collect();
     let src = encode_jpeg(&px, w, h, image::ExtendedColorType::Rgb8);
-    let s = sanitise(&src, &Limits::default()).expect("sanitise");
-    let t = image::load_from_memory(&thumbnail(&s.bytes, 256).expect("thumb"))
-        .expect("jpeg")
-        .to_rgb8();
+    let t = thumb_of(&src, 256);
     assert_eq!(t.dimensions(), (256, 160));
-    let near = |p: &image::Rgb<u8>, want: [u8; 3]| {
-        (0..3).all(|c| (i32::from(p[c]) - i32::from(want[c])).abs() < 24)
-    };
-    assert!(
-        near(t.get_pixel(40, 80), [230, 20, 20]),
-        "{:?}",
-        t.get_pixel(40, 80)
-    );
-    assert!(
-        near(t.get_pixel(216, 80), [20, 20, 230]),
-        "{:?}",
-        t.get_pixel(216, 80)
-    );
-    let p = image::load_from_memory(&thumbnail(&s.bytes, 1600).expect("preview")).expect("jpeg");
+    assert_near(&t, (40, 80), [230, 20, 20]);
+    assert_near(&t, (216, 80), [20, 20, 230]);
     assert_eq!(
-        (p.width(), p.height()),
+        thumb_of(&src, 1600).dimensions(),
         (1600, 1000),
-        "exactly the source size"
+        "the source size"
     );
 
     // A portrait greyscale picture: one channel in, grey RGB out.
@@ -386,22 +386,10 @@ fn thumbnails_scale_colour_and_grey_jpegs_without_mixing_channels() {
     let grey: Vec<u8> = (0..w * h)
         .map(|i| if i / w < h / 2 { 40 } else { 200 })
         .collect();
-    let src = encode_jpeg(&grey, w, h, image::ExtendedColorType::L8);
-    let s = sanitise(&src, &Limits::default()).expect("sanitise");
-    let t = image::load_from_memory(&thumbnail(&s.bytes, 300).expect("thumb"))
-        .expect("jpeg")
-        .to_rgb8();
+    let t = thumb_of(&encode_jpeg(&grey, w, h, image::ExtendedColorType::L8), 300);
     assert_eq!(t.dimensions(), (200, 300));
-    assert!(
-        near(t.get_pixel(100, 40), [40, 40, 40]),
-        "{:?}",
-        t.get_pixel(100, 40)
-    );
-    assert!(
-        near(t.get_pixel(100, 260), [200, 200, 200]),
-        "{:?}",
-        t.get_pixel(100, 260)
-    );
+    assert_near(&t, (100, 40), [40, 40, 40]);
+    assert_near(&t, (100, 260), [200, 200, 200]);
 }
 
 #[test]

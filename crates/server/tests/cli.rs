@@ -197,6 +197,23 @@ fn serve_prints_the_tls_pin_and_keeps_it_across_restarts() {
     assert_eq!(pins[0], pins[1]);
 }
 
+/// Runs `serve` (plain HTTP, any port) with `extra` options until it exits:
+/// for options it refuses at start.
+fn serve_until_it_stops(d: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    binary()
+        .arg("--data-dir")
+        .arg(d)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--insecure-http-behind-proxy",
+        ])
+        .args(extra)
+        .output()
+        .expect("run")
+}
+
 #[test]
 fn serve_refuses_a_pacs_configuration_it_cannot_use() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -210,17 +227,7 @@ fn serve_refuses_a_pacs_configuration_it_cannot_use() {
         r#"{"targets": [{"name": "p", "dicomweb_url": "http://pacs.example.org/dicom-web"}]}"#,
     )
     .expect("write");
-    let out = binary()
-        .arg("--data-dir")
-        .arg(d)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--insecure-http-behind-proxy",
-        ])
-        .output()
-        .expect("run");
+    let out = serve_until_it_stops(d, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("PACS configuration"), "{err}");
@@ -363,18 +370,7 @@ fn serve_sweeps_uploads_abandoned_for_longer_than_it_is_told() {
         .expect("backdate");
 
     // A duration it cannot use stops it at start, saying which option.
-    let out = binary()
-        .arg("--data-dir")
-        .arg(d)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--insecure-http-behind-proxy",
-        ])
-        .args(["--abandoned-uploads-after", "45d"])
-        .output()
-        .expect("run");
+    let out = serve_until_it_stops(d, &["--abandoned-uploads-after", "45d"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--abandoned-uploads-after"), "{err}");
