@@ -35,6 +35,11 @@ pub enum SyncError {
     Tls(String),
     #[error("The server had a problem (HTTP {status}); ClinShare will try again.")]
     Server { status: u16 },
+    #[error(
+        "The server is busy or the connection too slow for this much at once (HTTP {status}); \
+         ClinShare will try again."
+    )]
+    Busy { status: u16 },
     #[error("{message}")]
     Refused {
         status: u16,
@@ -79,7 +84,10 @@ impl SyncError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            SyncError::Offline(_) | SyncError::Server { .. } | SyncError::NotYetDelivered
+            SyncError::Offline(_)
+                | SyncError::Server { .. }
+                | SyncError::Busy { .. }
+                | SyncError::NotYetDelivered
         )
     }
 
@@ -120,6 +128,7 @@ impl ErrorCode for SyncError {
             SyncError::NotHttps => "sync.not_https",
             SyncError::Tls(_) => "sync.tls",
             SyncError::Server { .. } => "sync.server_error",
+            SyncError::Busy { .. } => "sync.server_busy",
             SyncError::Refused { .. } => "sync.refused",
             SyncError::OffsetMismatch(_) => "sync.offset_mismatch",
             SyncError::Protocol(_) => "sync.protocol",

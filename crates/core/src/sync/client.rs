@@ -111,28 +111,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         let body: Option<ErrorBody> = resp.json().await.ok();
-        if status.is_server_error() {
-            return Err(SyncError::Server {
-                status: status.as_u16(),
-            });
-        }
-        let (code, message) = body.map_or_else(
-            || {
-                (
-                    "http.refused".to_owned(),
-                    format!("The server refused the request ({status})."),
-                )
-            },
-            |b| (b.code, b.message),
-        );
-        if let (Some(current), true) = (offset, code == "upload.offset_mismatch") {
-            return Err(SyncError::OffsetMismatch(current));
-        }
-        Err(SyncError::Refused {
-            status: status.as_u16(),
-            code,
-            message,
-        })
+        Err(refusal(status, offset, body))
     }
 
     async fn json<T: DeserializeOwned>(
@@ -287,5 +266,76 @@ impl Client {
             None::<&()>,
         )
         .await
+    }
+}
+
+/// What an unsuccessful answer means for the caller. Server errors, 408
+/// (the server's whole-request limit: a chunk too big for this link) and
+/// 429 (its rate limit) are worth trying again; other refusals are not.
+fn refusal(status: reqwest::StatusCode, offset: Option<u64>, body: Option<ErrorBody>) -> SyncError {
+    if status.is_server_error() {
+        return SyncError::Server {
+            status: status.as_u16(),
+        };
+    }
+    if matches!(status.as_u16(), 408 | 429) {
+        return SyncError::Busy {
+            status: status.as_u16(),
+        };
+    }
+    let (code, message) = body.map_or_else(
+        || {
+            (
+                "http.refused".to_owned(),
+                format!("The server refused the request ({status})."),
+            )
+        },
+        |b| (b.code, b.message),
+    );
+    if let (Some(current), true) = (offset, code == "upload.offset_mismatch") {
+        return SyncError::OffsetMismatch(current);
+    }
+    SyncError::Refused {
+        status: status.as_u16(),
+        code,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    fn body(code: &str) -> Option<ErrorBody> {
+        serde_json::from_value(serde_json::json!({"code": code, "message": "m"})).ok()
+    }
+
+    #[test]
+    fn a_slow_link_or_a_busy_server_is_waited_for_and_a_refusal_is_not() {
+        let timeout = refusal(StatusCode::REQUEST_TIMEOUT, None, None);
+        assert!(matches!(timeout, SyncError::Busy { status: 408 }));
+        assert!(timeout.is_retryable());
+        assert!(timeout.to_string().contains("try again"), "{timeout}");
+        let limited = refusal(StatusCode::TOO_MANY_REQUESTS, None, body("rate_limited"));
+        assert!(matches!(limited, SyncError::Busy { status: 429 }));
+        assert!(limited.is_retryable());
+        assert!(refusal(StatusCode::SERVICE_UNAVAILABLE, None, None).is_retryable());
+
+        let refused = refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            body("intake.consent_insufficient"),
+        );
+        assert!(!refused.is_retryable());
+        assert!(
+            matches!(refused, SyncError::Refused { status: 422, ref code, .. } if code == "intake.consent_insufficient")
+        );
+        let moved = refusal(
+            StatusCode::CONFLICT,
+            Some(42),
+            body("upload.offset_mismatch"),
+        );
+        assert!(matches!(moved, SyncError::OffsetMismatch(42)));
     }
 }

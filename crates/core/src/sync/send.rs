@@ -31,6 +31,9 @@ use crate::store::Store;
 /// so a dropped connection loses little and large videos still show
 /// progress.
 const CHUNK: usize = 4 * 1024 * 1024;
+/// The smallest chunk after halving for a link too slow for the server's
+/// whole-request limit (120 s: 4 MiB needs ≈ 35 kB/s, 256 KiB ≈ 2 kB/s).
+const MIN_CHUNK: usize = 256 * 1024;
 const ATTEMPTS: u32 = 5;
 /// Files of one referral in flight at once: while the server checks one
 /// and syncs it to disk, the next is already on the wire.
@@ -46,6 +49,9 @@ where
     let mut attempt = 0;
     loop {
         match call().await {
+            // A request the server timed out would time out again: the
+            // caller sends less (see `upload_file`) or waits for a later pass.
+            Err(e @ SyncError::Busy { status: 408 }) => return Err(e),
             Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS => {
                 let base = 200u64 << attempt;
                 let mut jitter = [0u8; 2];
@@ -534,11 +540,12 @@ async fn upload_file(
     upload: &Upload<'_, '_, '_>,
 ) -> Result<Option<SignedReceipt>, SyncError> {
     let mut receipt = None;
+    let mut chunk_len = CHUNK;
     while offset < bytes.len() as u64 {
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
-        let end = (start + CHUNK).min(bytes.len());
+        let end = (start + chunk_len).min(bytes.len());
         let chunk = bytes.slice(start..end);
         let whole_file = start == 0 && end == bytes.len();
         let answer = retrying(|| {
@@ -559,6 +566,11 @@ async fn upload_file(
             }
             // The server holds a different amount: continue from there.
             Err(SyncError::OffsetMismatch(current)) => offset = current,
+            // The link is too slow to send this much within the server's
+            // limit: send half as much at a time, down to MIN_CHUNK.
+            Err(SyncError::Busy { status: 408 }) if chunk_len > MIN_CHUNK => {
+                chunk_len = (chunk_len / 2).max(MIN_CHUNK);
+            }
             Err(e) => return Err(e),
         }
     }
