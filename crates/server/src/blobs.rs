@@ -384,6 +384,7 @@ impl BlobStore {
         max_chunk: u64,
         declared_body_sha256: &str,
         body: Body,
+        idle_timeout: std::time::Duration,
     ) -> Result<Written, ApiError> {
         let prefix = Self::partial_prefix(referral_id, sha256)?;
         let current = coverage(&self.parts(&prefix).await?);
@@ -413,6 +414,7 @@ impl BlobStore {
                 current,
                 size,
                 max_chunk,
+                idle_timeout,
                 // Small for a folder (memory per upload); S3's minimum.
                 part_size: if self.local_root.is_some() {
                     FOLDER_PART_BYTES
@@ -795,6 +797,8 @@ struct Chunk {
     /// The file's size.
     size: u64,
     max_chunk: u64,
+    /// Longest wait for the next piece of the body.
+    idle_timeout: std::time::Duration,
     part_size: usize,
 }
 
@@ -812,7 +816,15 @@ async fn stream_into(
     let mut skip = c.current - c.offset;
     let mut pending: Vec<Bytes> = Vec::new();
     let mut pending_len = 0;
-    while let Some(frame) = body.frame().await {
+    // A stalled sender would otherwise hold its buffer (for S3, one of a
+    // few) until the whole request times out.
+    let stalled = || ApiError::UploadStalled {
+        seconds: c.idle_timeout.as_secs().max(1),
+    };
+    while let Some(frame) = tokio::time::timeout(c.idle_timeout, body.frame())
+        .await
+        .map_err(|_| stalled())?
+    {
         let frame = frame.map_err(|_| ApiError::BadRequest("the upload was interrupted"))?;
         let Ok(data) = frame.into_data() else {
             continue;

@@ -60,6 +60,8 @@ pub enum ApiError {
     OffsetMismatch { current: u64 },
     #[error("The upload is longer than the size in the manifest.")]
     UploadTooLong,
+    #[error("Nothing arrived for {seconds} s, so the upload was stopped; send the rest again.")]
+    UploadStalled { seconds: u64 },
     #[error("The file's SHA-256 does not match the manifest; upload it again.")]
     HashMismatch,
     #[error("The file was refused by the verifier: {code}.")]
@@ -109,6 +111,7 @@ impl ErrorCode for ApiError {
             ApiError::IdempotencyConflict => "intake.idempotency_conflict",
             ApiError::OffsetMismatch { .. } => "upload.offset_mismatch",
             ApiError::UploadTooLong => "upload.too_long",
+            ApiError::UploadStalled { .. } => "upload.stalled",
             ApiError::HashMismatch => "upload.hash_mismatch",
             ApiError::MediaRejected { .. } => "upload.media_rejected",
             ApiError::ResidualMetadata => "upload.residual_metadata",
@@ -151,6 +154,7 @@ impl ApiError {
             ApiError::OffsetMismatch { .. } | ApiError::IdempotencyConflict => StatusCode::CONFLICT,
             ApiError::ConsentWithdrawn => StatusCode::GONE,
             ApiError::UploadTooLong => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UploadStalled { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnknownTeam
             | ApiError::TeamNotAccepting
             | ApiError::FileTooLargeForTeam { .. }

@@ -21,6 +21,10 @@ pub struct Config {
     pub max_json_bytes: usize,
     /// Upload chunks untouched for this long are deleted by the sweeper.
     pub abandoned_uploads_after: Duration,
+    /// A chunk whose body sends nothing for this long is stopped, so a
+    /// stalled connection gives back its upload buffer before the whole
+    /// request's timeout.
+    pub upload_idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -32,6 +36,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(120),
             max_json_bytes: 256 * 1024,
             abandoned_uploads_after: crate::blobs::ABANDONED_AFTER,
+            upload_idle_timeout: Duration::from_secs(30),
         }
     }
 }

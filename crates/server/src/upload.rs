@@ -116,6 +116,7 @@ pub async fn put_chunk(
             MAX_CHUNK_BYTES,
             &caller.content_sha256,
             body,
+            state.config.upload_idle_timeout,
         )
         .await?;
     if written.offset < item.size {

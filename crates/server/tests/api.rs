@@ -658,6 +658,46 @@ async fn an_upload_longer_than_the_manifest_says_is_refused(s: Server) {
     assert_eq!(body["offset"], 0);
 }
 
+async fn an_upload_that_stalls_is_stopped_and_can_be_sent_again(s: Server) {
+    use futures_util::StreamExt;
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let sha = sha256_hex(&jpeg);
+    let m = manifest(&s.tissue_viability, "stalled-0001", &[&jpeg]);
+    let (_, body) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    let id = body["referral_id"].as_str().expect("id").to_owned();
+    // Half the file, then nothing more: a connection gone quiet.
+    let (parts, _) = alice.put_chunk(&id, &sha, 0, &jpeg).into_parts();
+    let half = axum::body::Bytes::copy_from_slice(&jpeg[..jpeg.len() / 2]);
+    let quiet = futures_util::stream::iter([Ok::<_, std::io::Error>(half)])
+        .chain(futures_util::stream::pending());
+    let stalled = Request::from_parts(parts, Body::from_stream(quiet));
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), s.send(stalled))
+        .await
+        .expect("answered before the whole-request timeout");
+    let (status, body) = json(answer).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::REQUEST_TIMEOUT, "upload.stalled")
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("send the rest again")),
+        "{body}"
+    );
+    // Nothing of it was kept, and the file goes through when sent again.
+    let (_, body) = json(
+        s.send(alice.get(&format!("/v1/referrals/{id}/media/{sha}")))
+            .await,
+    )
+    .await;
+    assert_eq!(body["offset"], 0);
+    let (status, body) = json(s.send(alice.put_chunk(&id, &sha, 0, &jpeg)).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["referral_state"], "delivered");
+}
+
 async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Server) {
     let alice = s.client("alice").await;
     let bob = s.client("bob").await;
@@ -1209,6 +1249,7 @@ on_both_backends!(
     a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again,
     a_file_with_residual_metadata_is_refused,
     an_upload_longer_than_the_manifest_says_is_refused,
+    an_upload_that_stalls_is_stopped_and_can_be_sent_again,
     consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
     consent_withdrawal_deletes_the_files_from_the_server,
     the_admin_api_is_for_administrators_only,

@@ -81,6 +81,7 @@ pub fn test_config() -> Config {
     Config {
         rate_per_second: 10_000,
         rate_burst: 10_000,
+        upload_idle_timeout: std::time::Duration::from_secs(1),
         ..Config::default()
     }
 }
