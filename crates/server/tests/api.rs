@@ -604,13 +604,20 @@ async fn a_file_that_does_not_match_its_hash_is_refused_and_can_be_sent_again(s:
         (StatusCode::UNPROCESSABLE_ENTITY, "upload.hash_mismatch")
     );
     // The bad copy is gone: the client starts that file from zero.
+    nothing_kept_then_delivered(&s, &alice, &id, &jpeg).await;
+}
+
+/// The server holds nothing of the file (its offset is 0), and the whole
+/// file sent in one chunk completes the referral.
+async fn nothing_kept_then_delivered(s: &Server, client: &Client, id: &str, file: &[u8]) {
+    let sha = sha256_hex(file);
     let (_, body) = json(
-        s.send(alice.get(&format!("/v1/referrals/{id}/media/{sha}")))
+        s.send(client.get(&format!("/v1/referrals/{id}/media/{sha}")))
             .await,
     )
     .await;
     assert_eq!(body["offset"], 0);
-    let (status, body) = json(s.send(alice.put_chunk(&id, &sha, 0, &jpeg)).await).await;
+    let (status, body) = json(s.send(client.put_chunk(id, &sha, 0, file)).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["referral_state"], "delivered");
 }
@@ -687,15 +694,7 @@ async fn an_upload_that_stalls_is_stopped_and_can_be_sent_again(s: Server) {
         "{body}"
     );
     // Nothing of it was kept, and the file goes through when sent again.
-    let (_, body) = json(
-        s.send(alice.get(&format!("/v1/referrals/{id}/media/{sha}")))
-            .await,
-    )
-    .await;
-    assert_eq!(body["offset"], 0);
-    let (status, body) = json(s.send(alice.put_chunk(&id, &sha, 0, &jpeg)).await).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["referral_state"], "delivered");
+    nothing_kept_then_delivered(&s, &alice, &id, &jpeg).await;
 }
 
 async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Server) {
