@@ -54,10 +54,12 @@ run_tool() { local name=$1; shift; time_best "$name" "$@"; notes[$name]=$(verdic
 
 copy_in() { cp "$src"/photo_*.jpg "$out"/; }
 run_tool "cp" 3 ":" bash -c "cp '$src'/photo_*.jpg '$out'/"
+# The default checks structure, metadata and the coded picture byte for
+# byte; `--verify full` also decodes every pixel.
 run_tool "clinshare strip" 3 ":" "$bin" strip "$src" --out "$out"
-run_tool "clinshare strip --verify structure" 3 ":" "$bin" strip "$src" --out "$out" --verify structure
 # The report holds each copy's SHA-256, which costs about as much as stripping.
-run_tool "clinshare strip --verify structure --report" 3 ":" "$bin" strip "$src" --out "$out" --verify structure --report "$work/report.json"
+run_tool "clinshare strip --report" 3 ":" "$bin" strip "$src" --out "$out" --report "$work/report.json"
+run_tool "clinshare strip --verify full" 1 ":" "$bin" strip "$src" --out "$out" --verify full
 run_tool "exiftool -all=" 1 ":" bash -c "exiftool -q -all= -o '$out'/ '$src'/photo_*.jpg"
 run_tool "exiftool -all= (keep ICC+Orientation)" 1 ":" bash -c "exiftool -q -all= --icc_profile:all -tagsfromfile @ -Orientation -o '$out'/ '$src'/photo_*.jpg"
 command -v exiv2 >/dev/null && run_tool "exiv2 rm" 1 copy_in bash -c "exiv2 rm '$out'/photo_*.jpg"
@@ -67,7 +69,7 @@ command -v mat2 >/dev/null && run_tool "mat2 --inplace" 1 copy_in bash -c "mat2 
 ours=${secs["clinshare strip"]}
 echo "# load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-42s %9s %9s %12s %8s  %s\n" tool seconds files/s "vs clinshare" "cpu s" "result"
-for name in "clinshare strip" "clinshare strip --verify structure" "clinshare strip --verify structure --report" "cp" "exiftool -all=" "exiftool -all= (keep ICC+Orientation)" "exiv2 rm" "jpegtran -copy none" "mat2 --inplace"; do
+for name in "clinshare strip" "clinshare strip --report" "clinshare strip --verify full" "cp" "exiftool -all=" "exiftool -all= (keep ICC+Orientation)" "exiv2 rm" "jpegtran -copy none" "mat2 --inplace"; do
   [ -n "${secs[$name]:-}" ] || continue
   s=${secs[$name]}
   printf "%-42s %9.2f %9.1f %11.2fx %8.2f  %s\n" "$name" "$s" "$(echo "$n / $s" | bc -l)" "$(echo "$s / $ours" | bc -l)" "${cpus[$name]}" "${notes[$name]}"

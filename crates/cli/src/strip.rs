@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use clap::{Args, ValueEnum};
-use clinshare_media::{sanitise_with, Limits, MediaError, Sanitised, Verification};
+use clinshare_media::{sanitise_reusing, Limits, MediaError, Sanitised, Verification};
 use serde_json::{json, Value};
 
 use crate::context::Context;
@@ -38,9 +38,12 @@ pub struct StripArgs {
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
 
-    /// How each copy is checked before it is written: `full` also decodes
-    /// every pixel; `structure` proves the metadata is gone without decoding
-    #[arg(long, value_enum, default_value_t = VerifyLevel::Full)]
+    /// How each copy is checked before it is written. Both levels re-read
+    /// it with an independent EXIF reader, check every segment against the
+    /// allowlist and the decoder's view of its size, and compare its coded
+    /// picture with the original byte for byte; `full` also decodes every
+    /// pixel, which only adds proof that the original was decodable
+    #[arg(long, value_enum, default_value_t = VerifyLevel::Structure)]
     verify: VerifyLevel,
 }
 
@@ -142,9 +145,10 @@ fn run_inner(ctx: &Context, args: &StripArgs) -> Result<ExitCode, String> {
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                // One input buffer per worker, reused: large photos would
-                // otherwise cost fresh pages on every file.
+                // One input and one output buffer per worker, reused: large
+                // photos would otherwise cost fresh pages on every file.
                 let mut buf = Vec::new();
+                let mut spare = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
@@ -155,6 +159,7 @@ fn run_inner(ctx: &Context, args: &StripArgs) -> Result<ExitCode, String> {
                         args.verify.into(),
                         digest,
                         &mut buf,
+                        &mut spare,
                     );
                     let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
                     if let Some(slot) = p.results.get_mut(i) {
@@ -210,7 +215,12 @@ fn run_inner(ctx: &Context, args: &StripArgs) -> Result<ExitCode, String> {
     let rejected = results.len() - sanitised - failed + missing.len();
     let doc = json!({
         "files": files,
-        "summary": {"sanitised": sanitised, "rejected": rejected, "failed": failed},
+        "summary": {
+            "sanitised": sanitised,
+            "rejected": rejected,
+            "failed": failed,
+            "verification": Verification::from(args.verify),
+        },
     });
     if let Some(path) = &args.report {
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
@@ -265,6 +275,7 @@ fn process(
     verification: Verification,
     digest: bool,
     buf: &mut Vec<u8>,
+    spare: &mut Vec<u8>,
 ) -> Outcome {
     buf.clear();
     let bytes = match fs::File::open(&job.input).and_then(|mut f| f.read_to_end(buf)) {
@@ -276,7 +287,7 @@ fn process(
             }
         }
     };
-    let mut media = match sanitise_with(bytes, limits, verification) {
+    let mut media = match sanitise_reusing(bytes, limits, verification, std::mem::take(spare)) {
         Ok(m) => m,
         Err(e @ MediaError::Internal { .. }) => {
             return Outcome::Failed {
@@ -298,8 +309,8 @@ fn process(
         Ok(()) => {
             let sha256 = digest.then(|| media.sha256_hex());
             // Only the report is kept; holding every file's bytes until the
-            // end would grow memory with the batch.
-            media.bytes = Vec::new();
+            // end would grow memory with the batch. The buffer serves the next.
+            *spare = std::mem::take(&mut media.bytes);
             Outcome::Written {
                 output,
                 media,

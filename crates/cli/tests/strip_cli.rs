@@ -156,3 +156,72 @@ fn an_unwritable_output_folder_is_an_environment_error() {
     let run = strip(&[&fixture("kam_exif.png")], &file, &[]);
     assert_eq!(run.status.code(), Some(2));
 }
+
+#[test]
+fn by_default_a_damaged_picture_is_copied_as_it_was_and_full_refuses_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = std::fs::read(fixture("ia_landscape_6.jpg")).expect("r");
+    let scan = clinshare_media::jpeg::scan_data(&src).expect("scan");
+    assert!(scan.len() > 1000, "the fixture needs a real scan");
+    let at = src.len() - scan.len() / 2;
+    let mut damaged = src.clone();
+    // Runs of one-bits are no Huffman code: the picture no longer decodes,
+    // but every marker is still in place.
+    for (i, b) in damaged[at..at + 64].iter_mut().enumerate() {
+        *b = if i % 2 == 0 { 0xFF } else { 0x00 };
+    }
+    let input = tmp.path().join("damaged.jpg");
+    std::fs::write(&input, &damaged).expect("w");
+    let run = |level: Option<&str>, out: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clinshare"));
+        c.arg("strip")
+            .arg(&input)
+            .arg("--out")
+            .arg(out)
+            .arg("--report")
+            .arg(out.with_extension("json"));
+        if let Some(l) = level {
+            c.args(["--verify", l]);
+        }
+        let o = c.output().expect("run clinshare");
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(out.with_extension("json")).expect("report"))
+                .expect("json");
+        (o, report)
+    };
+
+    // The default proves the metadata is gone and the picture is the
+    // original one, damage included; it does not decode it.
+    let structural = tmp.path().join("structure");
+    let (o, report) = run(None, &structural);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(report["summary"]["verification"], "structure");
+    let copy = std::fs::read(structural.join("damaged.jpg")).expect("copy");
+    assert_eq!(
+        clinshare_media::jpeg::scan_data(&copy).expect("scan"),
+        clinshare_media::jpeg::scan_data(&damaged).expect("scan"),
+        "the coded picture is carried over byte for byte"
+    );
+
+    // `--verify full` decodes every pixel and refuses it, writing nothing.
+    let full = tmp.path().join("full");
+    let (o, report) = run(Some("full"), &full);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(report["summary"]["verification"], "full");
+    let f = &report["files"][0];
+    assert_eq!(f["status"], "rejected");
+    assert_eq!(f["error"]["code"], "media.verification_failed");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("the picture does not decode"), "{text}");
+    assert_eq!(std::fs::read_dir(&full).expect("dir").count(), 0);
+    assert_eq!(
+        std::fs::read(&input).expect("r"),
+        damaged,
+        "input untouched"
+    );
+}

@@ -10,6 +10,7 @@
 //! motion-photo video, vendor trailers).
 
 use crate::exif_min::{self, ExifFacts};
+use crate::lossless::{self, Picture};
 use crate::report::{Removals, RemovedKind, Stripped};
 use crate::{Format, Limits, MediaError};
 
@@ -19,7 +20,7 @@ pub(crate) const SOI: u8 = 0xD8;
 pub(crate) const EOI: u8 = 0xD9;
 pub(crate) const SOS: u8 = 0xDA;
 const EXIF_ID: &[u8] = b"Exif\0";
-const ICC_ID: &[u8] = b"ICC_PROFILE\0";
+pub(crate) const ICC_ID: &[u8] = b"ICC_PROFILE\0";
 
 /// Start-of-frame markers (C0–CF except DHT C4, JPG C8, DAC CC).
 pub(crate) fn is_sof(m: u8) -> bool {
@@ -27,7 +28,7 @@ pub(crate) fn is_sof(m: u8) -> bool {
 }
 
 /// Tables and parameters that the decoder needs, copied unchanged.
-fn is_coding_segment(m: u8) -> bool {
+pub(crate) fn is_coding_segment(m: u8) -> bool {
     is_sof(m) || matches!(m, 0xC4 | 0xCC | 0xDB | 0xDD | 0xDC | 0xDE | 0xDF)
 }
 
@@ -185,8 +186,15 @@ pub(crate) fn parse_sof(payload: &[u8]) -> Option<(u32, u32, u8)> {
     Some((w, h, n))
 }
 
-pub(crate) fn sanitise(data: &[u8], limits: &Limits) -> Result<Stripped, MediaError> {
+/// The cleaned file (written into `out`), and the original's picture for
+/// [`lossless::compare`].
+pub(crate) fn sanitise<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+    mut out: Vec<u8>,
+) -> Result<(Stripped, Picture<'a>), MediaError> {
     let (pieces, end) = walk(data, limits.max_parts, F)?;
+    let picture = lossless::jpeg_picture(&pieces);
     let mut removed = Removals::default();
     let mut facts: Option<ExifFacts> = None;
     let mut jfif: Option<[u8; 5]> = None;
@@ -291,7 +299,8 @@ pub(crate) fn sanitise(data: &[u8], limits: &Limits) -> Result<Stripped, MediaEr
     }
     let facts = facts.unwrap_or_default();
 
-    let mut out = Vec::with_capacity(data.len());
+    out.clear();
+    out.reserve(data.len());
     out.extend_from_slice(&[0xFF, SOI]);
     if let Some(d) = jfif {
         out.extend_from_slice(&[0xFF, 0xE0, 0x00, 16]);
@@ -309,14 +318,15 @@ pub(crate) fn sanitise(data: &[u8], limits: &Limits) -> Result<Stripped, MediaEr
         out.extend_from_slice(raw);
     }
     out.extend_from_slice(&[0xFF, EOI]);
-    Ok(Stripped {
+    let stripped = Stripped {
         bytes: out,
         width,
         height,
         orientation: facts.orientation,
         captured_at: facts.captured_at,
         removed,
-    })
+    };
+    Ok((stripped, picture))
 }
 
 fn app1_exif(tiff: &[u8]) -> Vec<u8> {
@@ -365,14 +375,19 @@ pub fn icc_profile(data: &[u8]) -> Result<Option<Vec<u8>>, MediaError> {
 /// one EXIF block holding Orientation only, nothing after EOI.
 /// The structural check: every segment allowed, one frame; its size. With
 /// `coded_data_left_out`, also [`without_coded_data`] from the same walk.
-pub(crate) fn verify_structure(
-    data: &[u8],
+/// With `picture`, also the picture as [`lossless::jpeg_picture`] sees it.
+pub(crate) fn verify_structure<'a>(
+    data: &'a [u8],
     coded_data_left_out: Option<&mut Vec<u8>>,
+    picture: Option<&mut Picture<'a>>,
 ) -> Result<(u32, u32), MediaError> {
     let fail = |r: String| MediaError::verification(F, r);
     let (pieces, end) = walk(data, usize::MAX, F).map_err(|e| fail(e.to_string()))?;
     if let Some(out) = coded_data_left_out {
         *out = skeleton(data, &pieces);
+    }
+    if let Some(p) = picture {
+        *p = lossless::jpeg_picture(&pieces);
     }
     if end != data.len() {
         return Err(fail("data after the end-of-image marker".into()));

@@ -23,6 +23,7 @@ mod exif_min;
 mod format;
 pub mod jpeg;
 mod limits;
+mod lossless;
 mod png;
 mod report;
 mod sniff;
@@ -41,8 +42,10 @@ pub use verify::{verify, verify_structure, verify_with_limits, Verification, Ver
 /// Strips identifying metadata from a photo or video and verifies the result,
 /// including a full pixel decode ([`Verification::Full`]).
 ///
-/// The returned bytes are safe to store: they passed [`verify`]. Inputs that
-/// cannot be cleaned with certainty are rejected with an error.
+/// The returned bytes are safe to store: they passed [`verify`], and for
+/// still photos every byte of the coded picture (tables, scans, ICC profile)
+/// was compared with the original. Inputs that cannot be cleaned with
+/// certainty are rejected with an error.
 pub fn sanitise(bytes: &[u8], limits: &Limits) -> Result<Sanitised, MediaError> {
     sanitise_with(bytes, limits, Verification::Full)
 }
@@ -52,6 +55,18 @@ pub fn sanitise_with(
     bytes: &[u8],
     limits: &Limits,
     verification: Verification,
+) -> Result<Sanitised, MediaError> {
+    sanitise_reusing(bytes, limits, verification, Vec::new())
+}
+
+/// [`sanitise_with`], writing a JPEG's copy into `buffer` (cleared first):
+/// for bulk work, where a fresh multi-megabyte buffer per photo costs a page
+/// fault per 4 KiB. Pass the last result's `bytes` back in.
+pub fn sanitise_reusing(
+    bytes: &[u8],
+    limits: &Limits,
+    verification: Verification,
+    buffer: Vec<u8>,
 ) -> Result<Sanitised, MediaError> {
     let format = sniff(bytes)?;
     let cap = if format.is_video() {
@@ -65,13 +80,29 @@ pub fn sanitise_with(
             limit: cap,
         });
     }
-    let stripped = match format {
-        Format::Jpeg => jpeg::sanitise(bytes, limits)?,
-        Format::Png => png::sanitise(bytes, limits)?,
-        Format::WebP => webp::sanitise(bytes, limits)?,
-        _ => bmff::sanitise(bytes, limits, format)?,
+    let (stripped, jpeg_before) = match format {
+        Format::Jpeg => {
+            let (s, p) = jpeg::sanitise(bytes, limits, buffer)?;
+            (s, Some(p))
+        }
+        Format::Png => (png::sanitise(bytes, limits)?, None),
+        Format::WebP => (webp::sanitise(bytes, limits)?, None),
+        _ => (bmff::sanitise(bytes, limits, format)?, None),
     };
-    let info = verify::verify_inner(&stripped.bytes, format, limits, verification)?;
+    // A JPEG's pictures come from the walks already made (the scans are
+    // most of a photo's bytes, and walking them is most of the check).
+    let mut jpeg_after = lossless::Picture::default();
+    let info = verify::verify_inner(
+        &stripped.bytes,
+        format,
+        limits,
+        verification,
+        jpeg_before.as_ref().map(|_| &mut jpeg_after),
+    )?;
+    match &jpeg_before {
+        Some(before) => lossless::compare(format, before, &jpeg_after)?,
+        None => lossless::same_picture(format, bytes, &stripped.bytes)?,
+    }
     if (info.width, info.height) != (stripped.width, stripped.height) {
         return Err(MediaError::verification(
             format,

@@ -72,7 +72,7 @@ pub fn thumbnail_with_limits(
         .map_err(encoding_failed)?;
     // Through the JPEG writer, so a thumbnail is byte for byte what the
     // sanitiser would store (libjpeg-turbo's own JFIF header rewritten).
-    Ok(crate::jpeg::sanitise(&encoded, limits)?.bytes)
+    Ok(crate::jpeg::sanitise(&encoded, limits, Vec::new())?.0.bytes)
 }
 
 fn encoding_failed(e: turbojpeg::Error) -> MediaError {

@@ -7,6 +7,7 @@
 //! pixel decode for JPEG (zune-jpeg, strict, luma only), PNG and WebP (the
 //! `image` crate) whose size must match the header.
 
+use crate::lossless::Picture;
 use crate::{bmff, jpeg, png, sniff, webp, Format, Limits, MediaError};
 use serde::Serialize;
 use std::io::Cursor;
@@ -35,9 +36,10 @@ pub enum Verification {
     #[default]
     Full,
     /// Check structure, metadata and the decoder's view of the header only.
-    /// The coded picture is copied byte for byte, so a full decode mostly
-    /// re-proves the input was decodable; the send-time gate and the
-    /// server run this ([`verify_structure`]), bulk tools may choose it.
+    /// The sanitiser compares the coded picture with the original byte for
+    /// byte at either level, so a full decode only re-proves the original
+    /// was decodable; the send-time gate and the server run this
+    /// ([`verify_structure`]), and so does `clinshare strip` by default.
     Structure,
 }
 
@@ -52,7 +54,7 @@ pub fn verify_with_limits(
     format: Format,
     limits: &Limits,
 ) -> Result<VerifiedInfo, MediaError> {
-    verify_inner(bytes, format, limits, Verification::Full)
+    verify_inner(bytes, format, limits, Verification::Full, None)
 }
 
 /// Proves `bytes` is a clean file of `format` (the structural walk and the
@@ -61,14 +63,23 @@ pub fn verify_with_limits(
 /// store, whose hash ties it to what was decoded at import, and an upload
 /// reaching the server, whose question is whether metadata remains.
 pub fn verify_structure(bytes: &[u8], format: Format) -> Result<VerifiedInfo, MediaError> {
-    verify_inner(bytes, format, &Limits::default(), Verification::Structure)
+    verify_inner(
+        bytes,
+        format,
+        &Limits::default(),
+        Verification::Structure,
+        None,
+    )
 }
 
-pub(crate) fn verify_inner(
-    bytes: &[u8],
+/// With `jpeg_picture`, a JPEG's picture from the same walk, for the
+/// sanitiser's comparison with the original.
+pub(crate) fn verify_inner<'a>(
+    bytes: &'a [u8],
     format: Format,
     limits: &Limits,
     level: Verification,
+    jpeg_picture: Option<&mut Picture<'a>>,
 ) -> Result<VerifiedInfo, MediaError> {
     let fail = |r: String| MediaError::verification(format, r);
     let detected = sniff(bytes).map_err(|e| fail(e.to_string()))?;
@@ -80,6 +91,7 @@ pub(crate) fn verify_inner(
         Format::Jpeg => jpeg::verify_structure(
             bytes,
             (level == Verification::Structure).then_some(&mut skeleton),
+            jpeg_picture,
         )?,
         Format::Png => png::verify_structure(bytes)?,
         Format::WebP => webp::verify_structure(bytes)?,

@@ -44,7 +44,11 @@ pub(crate) fn walk(
     Ok((chunks, riff_end))
 }
 
-fn walk_chunks(data: &[u8], mut pos: usize, max_parts: usize) -> Result<Vec<Chunk<'_>>, String> {
+pub(crate) fn walk_chunks(
+    data: &[u8],
+    mut pos: usize,
+    max_parts: usize,
+) -> Result<Vec<Chunk<'_>>, String> {
     let mut chunks = Vec::new();
     while pos < data.len() {
         if chunks.len() >= max_parts {
