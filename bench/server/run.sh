@@ -52,6 +52,30 @@ if [ -n "${S3:-}" ]; then
     BLOB_ARGS=(--blob-store s3://bench/media)
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && break; sleep 0.1; done
 fi
+# The disk's own ceiling for the same work, measured just before: CLIENTS
+# files of the photo's size written at once on the data folder's file
+# system, each fsynced (no TLS, hashing or checks). A durable server cannot
+# beat it; this machine's disk varies from minute to minute.
+disk_baseline() {
+    python3 - "$WORK/disk" "$CLIENTS" "$(stat -c %s "$WORK/photo.jpg")" <<'PY'
+import os, sys, threading, time
+d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+os.makedirs(d, exist_ok=True)
+data = os.urandom(size)
+def one(i):
+    with open(os.path.join(d, str(i)), "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+t = time.monotonic()
+threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for th in threads: th.start()
+for th in threads: th.join()
+print(f"{n * size / 1e6 / (time.monotonic() - t):.0f}")
+PY
+    rm -rf "$WORK/disk"
+}
+[ -z "${S3:-}" ] && DISK_MBS="$(disk_baseline)"
 "$BIN" --data-dir "$DATA" "${BLOB_ARGS[@]}" --json serve --listen 127.0.0.1:0 > "$WORK/ready" 2> "$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
@@ -64,10 +88,14 @@ SERVER_PID="$SERVER_PID" CLK_TCK="$(getconf CLK_TCK)" \
 echo "server peak RSS (VmHWM): $(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2, $3}')"
 # Both processes share the cores: what the server alone costs per MB in the
 # timed phase, and what that would sustain on cores of its own.
-python3 - "$WORK/result.json" "$(nproc)" <<'PY'
+python3 - "$WORK/result.json" "$(nproc)" "${DISK_MBS:-}" <<'PY'
 import json, sys
 r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 cores = int(sys.argv[2])
+if sys.argv[3]:
+    disk = float(sys.argv[3])
+    print(f"disk alone, same files written and fsynced at once: {disk:.0f} MB/s; "
+          f"server {r['throughput_mb_per_s']:.0f} MB/s = {r['throughput_mb_per_s'] / disk:.2f}x that")
 mb = r["clients"] * r["photo_bytes"] / 1e6
 s, l = r.get("server_cpu_seconds"), r.get("load_cpu_seconds")
 if s and l:

@@ -384,7 +384,7 @@ impl BlobStore {
         max_chunk: u64,
         declared_body_sha256: &str,
         body: Body,
-        idle_timeout: std::time::Duration,
+        pace: Pace,
     ) -> Result<Written, ApiError> {
         let prefix = Self::partial_prefix(referral_id, sha256)?;
         let current = coverage(&self.parts(&prefix).await?);
@@ -414,7 +414,7 @@ impl BlobStore {
                 current,
                 size,
                 max_chunk,
-                idle_timeout,
+                pace,
                 // Small for a folder (memory per upload); S3's minimum.
                 part_size: if self.local_root.is_some() {
                     FOLDER_PART_BYTES
@@ -797,9 +797,18 @@ struct Chunk {
     /// The file's size.
     size: u64,
     max_chunk: u64,
-    /// Longest wait for the next piece of the body.
-    idle_timeout: std::time::Duration,
+    pace: Pace,
     part_size: usize,
+}
+
+/// How slowly a chunk's body may arrive before it is stopped (408
+/// `upload.stalled`), giving back its buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Longest wait for the next piece of the body, and the window in
+    /// which `min_bytes` must arrive.
+    pub window: std::time::Duration,
+    pub min_bytes: u64,
 }
 
 /// Writes the bytes of `body` beyond `current`, hashing all of it; returns
@@ -816,14 +825,13 @@ async fn stream_into(
     let mut skip = c.current - c.offset;
     let mut pending: Vec<Bytes> = Vec::new();
     let mut pending_len = 0;
-    // A stalled sender would otherwise hold its buffer (for S3, one of a
-    // few) until the whole request times out.
-    let stalled = || ApiError::UploadStalled {
-        seconds: c.idle_timeout.as_secs().max(1),
-    };
-    while let Some(frame) = tokio::time::timeout(c.idle_timeout, body.frame())
+    // A stalled or trickling sender would otherwise hold its buffer (for
+    // S3, one of a few) until the whole request times out.
+    let seconds = c.pace.window.as_secs().max(1);
+    let mut window = (tokio::time::Instant::now(), 0u64);
+    while let Some(frame) = tokio::time::timeout(c.pace.window, body.frame())
         .await
-        .map_err(|_| stalled())?
+        .map_err(|_| ApiError::UploadStalled { seconds })?
     {
         let frame = frame.map_err(|_| ApiError::BadRequest("the upload was interrupted"))?;
         let Ok(data) = frame.into_data() else {
@@ -832,6 +840,16 @@ async fn stream_into(
         received += data.len() as u64;
         if received > c.max_chunk || c.offset + received > c.size {
             return Err(ApiError::UploadTooLong);
+        }
+        window.1 += data.len() as u64;
+        if window.0.elapsed() >= c.pace.window {
+            if window.1 < c.pace.min_bytes {
+                return Err(ApiError::UploadTooSlow {
+                    kib: c.pace.min_bytes / 1024,
+                    seconds,
+                });
+            }
+            window = (tokio::time::Instant::now(), 0);
         }
         hasher.update(&data);
         let take_from = usize::try_from(skip.min(data.len() as u64)).unwrap_or(data.len());

@@ -62,6 +62,8 @@ pub enum ApiError {
     UploadTooLong,
     #[error("Nothing arrived for {seconds} s, so the upload was stopped; send the rest again.")]
     UploadStalled { seconds: u64 },
+    #[error("Less than {kib} KiB arrived in {seconds} s, so the upload was stopped; send the rest again in smaller pieces.")]
+    UploadTooSlow { kib: u64, seconds: u64 },
     #[error("The file's SHA-256 does not match the manifest; upload it again.")]
     HashMismatch,
     #[error("The file was refused by the verifier: {code}.")]
@@ -111,7 +113,7 @@ impl ErrorCode for ApiError {
             ApiError::IdempotencyConflict => "intake.idempotency_conflict",
             ApiError::OffsetMismatch { .. } => "upload.offset_mismatch",
             ApiError::UploadTooLong => "upload.too_long",
-            ApiError::UploadStalled { .. } => "upload.stalled",
+            ApiError::UploadStalled { .. } | ApiError::UploadTooSlow { .. } => "upload.stalled",
             ApiError::HashMismatch => "upload.hash_mismatch",
             ApiError::MediaRejected { .. } => "upload.media_rejected",
             ApiError::ResidualMetadata => "upload.residual_metadata",
@@ -154,7 +156,9 @@ impl ApiError {
             ApiError::OffsetMismatch { .. } | ApiError::IdempotencyConflict => StatusCode::CONFLICT,
             ApiError::ConsentWithdrawn => StatusCode::GONE,
             ApiError::UploadTooLong => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UploadStalled { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UploadStalled { .. } | ApiError::UploadTooSlow { .. } => {
+                StatusCode::REQUEST_TIMEOUT
+            }
             ApiError::UnknownTeam
             | ApiError::TeamNotAccepting
             | ApiError::FileTooLargeForTeam { .. }

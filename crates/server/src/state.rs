@@ -25,6 +25,12 @@ pub struct Config {
     /// stalled connection gives back its upload buffer before the whole
     /// request's timeout.
     pub upload_idle_timeout: Duration,
+    /// At least this much of a chunk's body must arrive in each
+    /// `upload_idle_timeout`, or it is stopped the same way: a sender
+    /// trickling a byte at a time would otherwise hold its buffer until the
+    /// whole-request timeout. 64 KiB per 30 s is the pace at which the
+    /// app's smallest chunk (256 KiB) still fits that timeout.
+    pub upload_min_bytes_per_window: u64,
 }
 
 impl Default for Config {
@@ -37,6 +43,7 @@ impl Default for Config {
             max_json_bytes: 256 * 1024,
             abandoned_uploads_after: crate::blobs::ABANDONED_AFTER,
             upload_idle_timeout: Duration::from_secs(30),
+            upload_min_bytes_per_window: 64 * 1024,
         }
     }
 }

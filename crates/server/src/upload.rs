@@ -116,7 +116,10 @@ pub async fn put_chunk(
             MAX_CHUNK_BYTES,
             &caller.content_sha256,
             body,
-            state.config.upload_idle_timeout,
+            crate::blobs::Pace {
+                window: state.config.upload_idle_timeout,
+                min_bytes: state.config.upload_min_bytes_per_window,
+            },
         )
         .await?;
     if written.offset < item.size {

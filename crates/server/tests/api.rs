@@ -697,6 +697,45 @@ async fn an_upload_that_stalls_is_stopped_and_can_be_sent_again(s: Server) {
     nothing_kept_then_delivered(&s, &alice, &id, &jpeg).await;
 }
 
+async fn an_upload_that_trickles_is_stopped_and_can_be_sent_again(s: Server) {
+    use futures_util::StreamExt;
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let sha = sha256_hex(&jpeg);
+    let m = manifest(&s.tissue_viability, "trickle-0001", &[&jpeg]);
+    let (_, body) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    let id = body["referral_id"].as_str().expect("id").to_owned();
+    // A byte every 100 ms never goes quiet for the idle timeout (1 s in
+    // tests), but is far below 64 KiB per window: it would otherwise hold
+    // its buffer until the whole-request timeout.
+    let (parts, _) = alice.put_chunk(&id, &sha, 0, &jpeg).into_parts();
+    let bytes = jpeg.clone();
+    let trickle = futures_util::stream::unfold(0usize, move |i| {
+        let bytes = bytes.clone();
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let b = axum::body::Bytes::copy_from_slice(bytes.get(i..=i)?);
+            Some((Ok::<_, std::io::Error>(b), i + 1))
+        }
+    });
+    let slow = Request::from_parts(parts, Body::from_stream(trickle.boxed()));
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), s.send(slow))
+        .await
+        .expect("answered before the whole-request timeout");
+    let (status, body) = json(answer).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::REQUEST_TIMEOUT, "upload.stalled")
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Less than 64 KiB arrived") && m.contains("smaller pieces")),
+        "{body}"
+    );
+    nothing_kept_then_delivered(&s, &alice, &id, &jpeg).await;
+}
+
 async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Server) {
     let alice = s.client("alice").await;
     let bob = s.client("bob").await;
@@ -1249,6 +1288,7 @@ on_both_backends!(
     a_file_with_residual_metadata_is_refused,
     an_upload_longer_than_the_manifest_says_is_refused,
     an_upload_that_stalls_is_stopped_and_can_be_sent_again,
+    an_upload_that_trickles_is_stopped_and_can_be_sent_again,
     consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
     consent_withdrawal_deletes_the_files_from_the_server,
     the_admin_api_is_for_administrators_only,
