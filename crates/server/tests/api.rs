@@ -665,75 +665,68 @@ async fn an_upload_longer_than_the_manifest_says_is_refused(s: Server) {
     assert_eq!(body["offset"], 0);
 }
 
-async fn an_upload_that_stalls_is_stopped_and_can_be_sent_again(s: Server) {
-    use futures_util::StreamExt;
+/// Opens a referral for one clean photo and sends its chunk as `body` makes
+/// it from the photo's bytes. The server must stop it with 408
+/// `upload.stalled` (a message containing `says`) well before the
+/// whole-request timeout, keep nothing of it, and then take the file.
+async fn a_slow_chunk_is_stopped(
+    s: &Server,
+    key: &str,
+    body: impl FnOnce(Vec<u8>) -> Body,
+    says: &str,
+) {
     let alice = s.client("alice").await;
     let jpeg = clean_jpeg();
     let sha = sha256_hex(&jpeg);
-    let m = manifest(&s.tissue_viability, "stalled-0001", &[&jpeg]);
-    let (_, body) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
-    let id = body["referral_id"].as_str().expect("id").to_owned();
-    // Half the file, then nothing more: a connection gone quiet.
+    let m = manifest(&s.tissue_viability, key, &[&jpeg]);
+    let (_, created) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    let id = created["referral_id"].as_str().expect("id").to_owned();
     let (parts, _) = alice.put_chunk(&id, &sha, 0, &jpeg).into_parts();
-    let half = axum::body::Bytes::copy_from_slice(&jpeg[..jpeg.len() / 2]);
-    let quiet = futures_util::stream::iter([Ok::<_, std::io::Error>(half)])
-        .chain(futures_util::stream::pending());
-    let stalled = Request::from_parts(parts, Body::from_stream(quiet));
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), s.send(stalled))
+    let slow = Request::from_parts(parts, body(jpeg.clone()));
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), s.send(slow))
         .await
         .expect("answered before the whole-request timeout");
-    let (status, body) = json(answer).await;
+    let (status, answer) = json(answer).await;
     assert_eq!(
-        (status, code(&body)),
+        (status, code(&answer)),
         (StatusCode::REQUEST_TIMEOUT, "upload.stalled")
     );
     assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("send the rest again")),
-        "{body}"
+        answer["message"].as_str().is_some_and(|m| m.contains(says)),
+        "{answer}"
     );
     // Nothing of it was kept, and the file goes through when sent again.
-    nothing_kept_then_delivered(&s, &alice, &id, &jpeg).await;
+    nothing_kept_then_delivered(s, &alice, &id, &jpeg).await;
+}
+
+async fn an_upload_that_stalls_is_stopped_and_can_be_sent_again(s: Server) {
+    use futures_util::StreamExt;
+    // Half the file, then nothing more: a connection gone quiet.
+    let quiet = |jpeg: Vec<u8>| {
+        let half = axum::body::Bytes::copy_from_slice(&jpeg[..jpeg.len() / 2]);
+        let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(half)])
+            .chain(futures_util::stream::pending());
+        Body::from_stream(stream)
+    };
+    a_slow_chunk_is_stopped(&s, "stalled-0001", quiet, "send the rest again").await;
 }
 
 async fn an_upload_that_trickles_is_stopped_and_can_be_sent_again(s: Server) {
     use futures_util::StreamExt;
-    let alice = s.client("alice").await;
-    let jpeg = clean_jpeg();
-    let sha = sha256_hex(&jpeg);
-    let m = manifest(&s.tissue_viability, "trickle-0001", &[&jpeg]);
-    let (_, body) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
-    let id = body["referral_id"].as_str().expect("id").to_owned();
     // A byte every 100 ms never goes quiet for the idle timeout (1 s in
     // tests), but is far below 64 KiB per window: it would otherwise hold
     // its buffer until the whole-request timeout.
-    let (parts, _) = alice.put_chunk(&id, &sha, 0, &jpeg).into_parts();
-    let bytes = jpeg.clone();
-    let trickle = futures_util::stream::unfold(0usize, move |i| {
-        let bytes = bytes.clone();
-        async move {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            let b = axum::body::Bytes::copy_from_slice(bytes.get(i..=i)?);
-            Some((Ok::<_, std::io::Error>(b), i + 1))
-        }
-    });
-    let slow = Request::from_parts(parts, Body::from_stream(trickle.boxed()));
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), s.send(slow))
-        .await
-        .expect("answered before the whole-request timeout");
-    let (status, body) = json(answer).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::REQUEST_TIMEOUT, "upload.stalled")
-    );
-    assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("Less than 64 KiB arrived") && m.contains("smaller pieces")),
-        "{body}"
-    );
-    nothing_kept_then_delivered(&s, &alice, &id, &jpeg).await;
+    let trickle = |jpeg: Vec<u8>| {
+        let stream = futures_util::stream::unfold(0usize, move |i| {
+            let byte = jpeg.get(i..=i).map(axum::body::Bytes::copy_from_slice);
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                Some((Ok::<_, std::io::Error>(byte?), i + 1))
+            }
+        });
+        Body::from_stream(stream.boxed())
+    };
+    a_slow_chunk_is_stopped(&s, "trickle-0001", trickle, "Less than 64 KiB arrived").await;
 }
 
 async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Server) {
