@@ -3,9 +3,11 @@
 //!
 //! Three independent checks: a strict structural re-walk per container
 //! (only allowlisted segments/chunks/boxes, nothing after the end), the
-//! kamadak-exif reader (which must find nothing but Orientation), and a full
-//! pixel decode for JPEG (zune-jpeg, strict, luma only), PNG and WebP (the
-//! `image` crate) whose size must match the header.
+//! kamadak-exif reader (which must find nothing but Orientation), and a
+//! decoder's view of the size, which must match the header: from the
+//! headers alone at the structural level, or by a full pixel decode for
+//! JPEG (zune-jpeg, strict, luma only), PNG and WebP (the `image` crate).
+//! The sanitiser adds the comparison with the original (`lossless.rs`).
 
 use crate::lossless::Picture;
 use crate::{bmff, jpeg, png, sniff, webp, Format, Limits, MediaError};
@@ -32,7 +34,7 @@ pub struct VerifiedInfo {
 #[serde(rename_all = "snake_case")]
 pub enum Verification {
     /// Also decode every pixel (JPEG, PNG, WebP) and compare the size. The
-    /// default, and what the sanitiser runs on everything it writes.
+    /// default of [`crate::sanitise`], which app import uses.
     #[default]
     Full,
     /// Check structure, metadata and the decoder's view of the header only.
