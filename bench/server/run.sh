@@ -16,7 +16,8 @@ CLIENTS="${CLIENTS:-200}"
 PASSWORD="benchmark password 1234"
 
 cargo build --release --locked -p clinshare-server --bin clinshare-server --example upload_load
-BIN="$ROOT/target/release/clinshare-server"
+# SERVER_BIN: another build of the server, to compare two of them in turn.
+BIN="${SERVER_BIN:-$ROOT/target/release/clinshare-server}"
 LOAD="$ROOT/target/release/examples/upload_load"
 
 WORK="$(mktemp -d)"
