@@ -8,6 +8,7 @@
 
 mod common;
 
+use clinshare_test_support::{pieces, plaintext_under};
 use common::{distinct_jpegs, serve, set_up_server, sha256_hex, text, Laptop};
 
 #[test]
@@ -117,14 +118,16 @@ fn the_recipient_opens_and_acknowledges_then_consent_withdrawal_reaches_the_serv
             assert_eq!(bytes, on_server);
         }
     }
-    for entry in walk(&doctor.data) {
-        let bytes = std::fs::read(&entry).expect("read");
-        assert!(
-            !bytes.windows(3).any(|w| w == [0xFF, 0xD8, 0xFF]),
-            "no plaintext JPEG in {}",
-            entry.display()
-        );
+    let mut needles = vec![common::NHS.replace(' ', "").into_bytes(), b"Doe".to_vec()];
+    for sha in &sent_hashes {
+        needles.extend(pieces(&common::server_blob(&server_data, sha), 3));
     }
+    let needles: Vec<&[u8]> = needles.iter().map(Vec::as_slice).collect();
+    let found = plaintext_under(&doctor.data, &needles);
+    assert!(
+        found.is_empty(),
+        "plaintext on the recipient's disk: {found:#?}"
+    );
 
     let acked = doctor.ok(&["inbox", "ack", &server_id]);
     assert!(acked.contains("acknowledged"), "{acked}");
@@ -176,17 +179,4 @@ fn the_recipient_opens_and_acknowledges_then_consent_withdrawal_reaches_the_serv
     }
     let refused = nurse.run(&["settings", "retention", "400"]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
-}
-
-fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).expect("dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -9,6 +9,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use clinshare_test_support::{files_under, pieces, plaintext_in};
+
 const PASS: &str = "correct horse battery staple";
 const USER: &str = "Nurse Jackie";
 /// Planted in a JPEG comment: the sanitiser removes comments, and the store
@@ -53,52 +55,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => files_under(&path, out),
-            Ok(t) if t.is_file() => out.push(path),
-            _ => {}
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// SOI followed by an APPn marker: the start of a JPEG file.
-fn has_jpeg_start(bytes: &[u8]) -> bool {
-    bytes
-        .windows(4)
-        .any(|w| w[..3] == [0xFF, 0xD8, 0xFF] && (0xE0..=0xEF).contains(&w[3]))
-}
-
-/// Every file in `dirs` that holds a picture's start, the planted string
-/// or one of `chunks` (pieces of the sanitised pictures).
-fn plaintext_in(files: &[PathBuf], chunks: &[Vec<u8>]) -> Vec<String> {
-    let mut found = Vec::new();
-    for path in files {
-        let Ok(bytes) = std::fs::read(path) else {
-            continue;
-        };
-        if has_jpeg_start(&bytes) {
-            found.push(format!("{}: JPEG start", path.display()));
-        }
-        if contains(&bytes, PLANTED) {
-            found.push(format!("{}: planted string", path.display()));
-        }
-        if chunks.iter().any(|c| contains(&bytes, c)) {
-            found.push(format!("{}: picture data", path.display()));
-        }
-    }
-    found
-}
-
 #[test]
 fn import_needs_a_user() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -128,14 +84,12 @@ fn a_folder_is_imported_rejects_are_reported_and_nothing_plain_is_left_on_disk()
 
     // What the sanitised pictures look like, to recognise them on disk.
     let limits = clinshare_media::Limits::default();
-    let chunks: Vec<Vec<u8>> = [&sony, &canon]
-        .iter()
-        .map(|src| {
-            let clean = clinshare_media::sanitise(src, &limits).expect("fixture sanitises");
-            let mid = clean.bytes.len() / 2;
-            clean.bytes[mid..mid + 64].to_vec()
-        })
-        .collect();
+    let mut needles: Vec<Vec<u8>> = vec![PLANTED.to_vec()];
+    for src in [&sony, &canon] {
+        let clean = clinshare_media::sanitise(src, &limits).expect("fixture sanitises");
+        needles.extend(pieces(&clean.bytes, 3));
+    }
+    let needles: Vec<&[u8]> = needles.iter().map(Vec::as_slice).collect();
 
     let init = clinshare(data.path(), tmp.path(), &["init"]);
     assert!(init.status.success(), "init: {}", text(&init.stderr));
@@ -143,9 +97,7 @@ fn a_folder_is_imported_rejects_are_reported_and_nothing_plain_is_left_on_disk()
     // Files in the system temp dir before the import: only new ones are scanned
     // (our own input folder holds plaintext pictures on purpose).
     let system_tmp = std::env::temp_dir();
-    let mut before = Vec::new();
-    files_under(&system_tmp, &mut before);
-    let before: HashSet<PathBuf> = before.into_iter().collect();
+    let before: HashSet<PathBuf> = files_under(&system_tmp).into_iter().collect();
 
     let folder = input.path().to_str().expect("utf-8");
     let out = clinshare(data.path(), tmp.path(), &["import", folder]);
@@ -208,20 +160,15 @@ fn a_folder_is_imported_rejects_are_reported_and_nothing_plain_is_left_on_disk()
     assert_eq!(items.len(), 1, "{doc}");
     assert!(items[0]["patient_id"].is_i64(), "{doc}");
 
-    let mut scanned = Vec::new();
-    files_under(data.path(), &mut scanned);
+    let mut scanned = files_under(data.path());
     assert!(!scanned.is_empty(), "the data dir holds the store");
-    files_under(tmp.path(), &mut scanned);
-    let mut after = Vec::new();
-    files_under(&system_tmp, &mut after);
-    scanned.extend(after.into_iter().filter(|p| {
+    scanned.extend(files_under(tmp.path()));
+    scanned.extend(files_under(&system_tmp).into_iter().filter(|p| {
         !before.contains(p) && !p.starts_with(input.path()) && !p.starts_with(data.path())
     }));
-    let found = plaintext_in(&scanned, &chunks);
+    let found = plaintext_in(&scanned, &needles);
     assert!(found.is_empty(), "plaintext on disk: {found:?}");
 
     // The scan itself works: the input folder is plain.
-    let mut inputs = Vec::new();
-    files_under(input.path(), &mut inputs);
-    assert!(!plaintext_in(&inputs, &chunks).is_empty());
+    assert!(!plaintext_in(&files_under(input.path()), &needles).is_empty());
 }

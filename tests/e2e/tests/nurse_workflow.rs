@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clinshare_e2e::{fixture, plaintext_in, Session};
+use clinshare_e2e::{fixture, Session};
+use clinshare_test_support::plaintext_under;
 
 const PASS: &str = "correct horse battery staple";
 /// Typed into the app; must never appear in any file as plain text.
@@ -267,7 +268,7 @@ async fn a_visit_from_set_up_to_audit_trail() {
     // Nothing readable on disk: no JPEG/PNG, no camera make, no typed name.
     let needles: [&[u8]; 3] = [FAMILY.as_bytes(), b"9434765919", b"SONY"];
     for dir in [data.path(), tmp.path(), cache.path(), share.path()] {
-        let found = plaintext_in(dir, &needles);
+        let found = plaintext_under(dir, &needles);
         assert!(found.is_empty(), "plaintext left on disk: {found:#?}");
     }
 }

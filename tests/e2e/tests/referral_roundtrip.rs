@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use clinshare_e2e::server::{add_user, ApprovedServer};
-use clinshare_e2e::{fixture, plaintext_in, Session};
+use clinshare_e2e::{fixture, Session};
+use clinshare_test_support::plaintext_under;
 
 const NURSE_PASS: &str = "correct horse battery staple";
 const RECIPIENT_PASS: &str = "tissue viability consultant passphrase";
@@ -194,7 +195,7 @@ async fn a_nurse_refers_photos_by_drag_and_drop_and_the_outbox_delivers_them() {
         .await
         .starts_with("Acknowledged"));
     r.finish().await;
-    let found = plaintext_in(&recipient_data, &[b"9434765919"]);
+    let found = plaintext_under(&recipient_data, &[b"9434765919"]);
     assert!(
         found.is_empty(),
         "plaintext on the recipient's disk: {found:#?}"

@@ -370,22 +370,7 @@ pub fn is_partial_upload(p: &Path) -> bool {
 
 /// Every file under the server's blob folder (complete and partial).
 pub fn server_blob_files(server_data: &Path) -> Vec<PathBuf> {
-    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(d) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&server_data.join("blobs"), &mut out);
-    out
+    clinshare_test_support::files_under(&server_data.join("blobs"))
 }
 
 /// Nothing of any referral reached this server: no file, no referral row.
