@@ -80,8 +80,21 @@ ui_build() {
 # (rustup lives there); XDG variables isolate the keyring files instead.
 with_keyring() {
     local dir="$1"; shift
-    mkdir -p "$dir/data" "$dir/cache" "$dir/runtime"
+    mkdir -p "$dir/data/dbus-1/services" "$dir/cache" "$dir/runtime"
     chmod 700 "$dir/runtime"
+    # Should the daemon die mid-run (glib has aborted it once in CI, while a
+    # test killed clients at random moments), D-Bus starts a new one on the
+    # next call, and by default that one holds the test keyring locked, so
+    # every later test fails. These session-local services (they override
+    # /usr/share's) start it unlocked, as the first start below does.
+    printf '#!/bin/sh\necho | exec gnome-keyring-daemon --foreground --unlock --components=secrets\n' \
+        > "$dir/keyring-up"
+    chmod 755 "$dir/keyring-up"
+    local name
+    for name in org.freedesktop.secrets org.gnome.keyring; do
+        printf '[D-BUS Service]\nName=%s\nExec=%s\n' "$name" "$dir/keyring-up" \
+            > "$dir/data/dbus-1/services/$name.service"
+    done
     XDG_DATA_HOME="$dir/data" XDG_CACHE_HOME="$dir/cache" XDG_RUNTIME_DIR="$dir/runtime" \
         dbus-run-session -- bash -c 'eval "$(echo | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null; export GNOME_KEYRING_CONTROL; exec "$@"' keyring "$@"
 }
