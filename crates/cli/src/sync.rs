@@ -253,8 +253,8 @@ pub fn run_sync(ctx: &Context, args: &SyncArgs) -> ExitCode {
     for (id, why) in &report.failed {
         text.push_str(&format!("{id}  failed: {why}\n"));
     }
-    for id in &report.waiting {
-        text.push_str(&format!("{id}  waiting (server unreachable)\n"));
+    for (id, why) in &report.waiting {
+        text.push_str(&format!("{id}  waiting: {why}\n"));
     }
     let status = if !report.waiting.is_empty() {
         ExitCode::from(2)

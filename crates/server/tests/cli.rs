@@ -375,6 +375,10 @@ fn serve_sweeps_uploads_abandoned_for_longer_than_it_is_told() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--abandoned-uploads-after"), "{err}");
     assert!(err.contains("\"45d\" is not understood"), "{err}");
+    let out = serve_until_it_stops(d, &["--request-timeout", "0s"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--request-timeout"), "{err}");
 
     // Set to an hour (here through the environment): the two-hour-old
     // chunk goes at start, the fresh one stays.

@@ -159,9 +159,8 @@ fn the_app_killed_at_thirty_random_moments_while_sending_loses_and_repeats_nothi
     let proxy = Proxy::start(
         upstream,
         Faults {
-            cut_percent: 0,
-            max_cut_after: 1,
             max_delay_ms: 150,
+            ..Faults::NONE
         },
         Rng::seed() ^ 1,
     );

@@ -84,10 +84,16 @@ impl Drop for Server {
 /// Start `serve` on `listen` (`127.0.0.1:0` for any free port) with the
 /// data directory's own certificate.
 pub fn serve_on(data: &Path, listen: &str) -> Server {
+    serve_with(data, &["--listen", listen])
+}
+
+/// Start `serve` with these options (`--listen` among them).
+pub fn serve_with(data: &Path, options: &[&str]) -> Server {
     let mut child = server_binary()
         .arg("--data-dir")
         .arg(data)
-        .args(["--json", "serve", "--listen", listen])
+        .args(["--json", "serve"])
+        .args(options)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -1,6 +1,7 @@
 //! A TCP proxy between the laptop and the server that misbehaves on
-//! purpose: it delays what it forwards and, while faults are on, cuts
-//! connections after a random number of bytes. TLS passes through it
+//! purpose: it delays what it forwards, can hold uploads to a slow link's
+//! rate and, while faults are on, cuts connections after a random number
+//! of bytes. TLS passes through it
 //! untouched (the pin is on the server's key, not its address).
 
 use std::net::SocketAddr;
@@ -17,6 +18,11 @@ pub struct Proxy {
     pub cuts: Arc<AtomicBool>,
     /// Connections cut so far.
     pub cut_count: Arc<AtomicU64>,
+    /// Bytes forwarded from the laptop to the server so far.
+    pub sent_up: Arc<AtomicU64>,
+    /// The laptop's bytes per second (0: no limit); may be changed while
+    /// it runs, as a link gets better.
+    pub up_rate: Arc<AtomicU64>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -62,6 +68,19 @@ pub struct Faults {
     pub max_cut_after: u64,
     /// Delay each forwarded read by up to this many milliseconds.
     pub max_delay_ms: u64,
+    /// Forward the laptop's bytes at most this fast, per connection (a
+    /// slow mobile link); 0 for no limit.
+    pub up_bytes_per_second: u64,
+}
+
+impl Faults {
+    /// A proxy that only forwards.
+    pub const NONE: Faults = Faults {
+        cut_percent: 0,
+        max_cut_after: 1,
+        max_delay_ms: 0,
+        up_bytes_per_second: 0,
+    };
 }
 
 impl Proxy {
@@ -77,8 +96,14 @@ impl Proxy {
         let addr = listener.local_addr().expect("addr");
         let cuts = Arc::new(AtomicBool::new(false));
         let cut_count = Arc::new(AtomicU64::new(0));
+        let sent_up = Arc::new(AtomicU64::new(0));
+        let up_rate = Arc::new(AtomicU64::new(faults.up_bytes_per_second));
         let faults = Arc::new(faults);
         let (c, n) = (cuts.clone(), cut_count.clone());
+        let up = Up {
+            sent: sent_up.clone(),
+            rate: up_rate.clone(),
+        };
         runtime.spawn(async move {
             let mut rng = Rng::new(seed);
             loop {
@@ -88,10 +113,10 @@ impl Proxy {
                 let cut_after = (c.load(Ordering::SeqCst) && rng.below(100) < faults.cut_percent)
                     .then(|| rng.below(faults.max_cut_after));
                 let seed = rng.next();
-                let (faults, n) = (faults.clone(), n.clone());
+                let (faults, n, up) = (faults.clone(), n.clone(), up.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        pipe(client, server, cut_after, &faults, seed, &n).await;
+                        pipe(client, server, cut_after, &faults, seed, &n, &up).await;
                     }
                 });
             }
@@ -100,6 +125,8 @@ impl Proxy {
             addr,
             cuts,
             cut_count,
+            sent_up,
+            up_rate,
             _runtime: runtime,
         }
     }
@@ -107,6 +134,14 @@ impl Proxy {
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
     }
+}
+
+/// The laptop-to-server direction's counter and rate, shared by all
+/// connections.
+#[derive(Clone)]
+struct Up {
+    sent: Arc<AtomicU64>,
+    rate: Arc<AtomicU64>,
 }
 
 /// Forward both ways until either side closes or `cut_after` bytes (both
@@ -118,18 +153,34 @@ async fn pipe(
     faults: &Faults,
     seed: u64,
     cut_count: &AtomicU64,
+    up: &Up,
 ) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let passed = Arc::new(AtomicU64::new(0));
     let limit = cut_after.unwrap_or(u64::MAX);
-    let up = forward(&mut cr, &mut sw, &passed, limit, faults.max_delay_ms, seed);
+    let up = forward(
+        &mut cr,
+        &mut sw,
+        Link {
+            passed: &passed,
+            limit,
+            max_delay_ms: faults.max_delay_ms,
+            rate: Some(&up.rate),
+            counted: Some(&up.sent),
+        },
+        seed,
+    );
     let down = forward(
         &mut sr,
         &mut cw,
-        &passed,
-        limit,
-        faults.max_delay_ms,
+        Link {
+            passed: &passed,
+            limit,
+            max_delay_ms: faults.max_delay_ms,
+            rate: None,
+            counted: None,
+        },
         seed ^ 0x5555,
     );
     tokio::select! {
@@ -141,16 +192,35 @@ async fn pipe(
     }
 }
 
+/// One direction of a connection: the bytes both directions have passed
+/// (for the cut), and this direction's delays, rate and counter.
+struct Link<'a> {
+    passed: &'a AtomicU64,
+    limit: u64,
+    max_delay_ms: u64,
+    rate: Option<&'a AtomicU64>,
+    counted: Option<&'a AtomicU64>,
+}
+
 async fn forward(
     from: &mut tokio::net::tcp::OwnedReadHalf,
     to: &mut tokio::net::tcp::OwnedWriteHalf,
-    passed: &AtomicU64,
-    limit: u64,
-    max_delay_ms: u64,
+    link: Link<'_>,
     seed: u64,
 ) {
+    let Link {
+        passed,
+        limit,
+        max_delay_ms,
+        rate,
+        counted,
+    } = link;
     let mut rng = Rng::new(seed);
-    let mut buf = vec![0u8; 16 * 1024];
+    // Small reads under a rate limit, so the link trickles as a slow one does.
+    let mut buf = vec![0u8; if rate.is_some() { 4096 } else { 16 * 1024 }];
+    // When the link is free again: an idle link earns no credit, as on a
+    // real one, so a burst after a pause is still held to the rate.
+    let mut free_at = tokio::time::Instant::now();
     loop {
         let n = match from.read(&mut buf).await {
             Ok(0) | Err(_) => {
@@ -161,6 +231,15 @@ async fn forward(
         };
         if max_delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(rng.below(max_delay_ms + 1))).await;
+        }
+        let bytes_per_second = rate.map_or(0, |r| r.load(Ordering::SeqCst));
+        if bytes_per_second > 0 {
+            let takes = Duration::from_secs_f64(n as f64 / bytes_per_second as f64);
+            free_at = free_at.max(tokio::time::Instant::now()) + takes;
+            tokio::time::sleep_until(free_at).await;
+        }
+        if let Some(c) = counted {
+            c.fetch_add(n as u64, Ordering::SeqCst);
         }
         let before = passed.fetch_add(n as u64, Ordering::SeqCst);
         if before + n as u64 >= limit {

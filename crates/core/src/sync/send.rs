@@ -35,6 +35,9 @@ const CHUNK: usize = 4 * 1024 * 1024;
 /// whole-request limit (120 s: 4 MiB needs ≈ 35 kB/s, 256 KiB ≈ 2 kB/s).
 const MIN_CHUNK: usize = 256 * 1024;
 const ATTEMPTS: u32 = 5;
+/// Why a referral not tried in this pass waits: an earlier call found the
+/// server out of reach.
+const UNREACHABLE: &str = "The server could not be reached; ClinShare will try again.";
 /// Files of one referral in flight at once: while the server checks one
 /// and syncs it to disk, the next is already on the wire.
 const FILES_IN_FLIGHT: usize = 8;
@@ -121,8 +124,9 @@ pub struct SyncReport {
     pub blocked: Vec<(String, Vec<Block>)>,
     /// Refused by the server, with its message.
     pub failed: Vec<(String, String)>,
-    /// Still queued (the server could not be reached); tried next time.
-    pub waiting: Vec<String>,
+    /// Still queued, with why (the server could not be reached, was busy
+    /// or the link too slow); tried next time.
+    pub waiting: Vec<(String, String)>,
     /// Delivered referrals the recipient team has now acknowledged.
     pub acknowledged: Vec<String>,
     /// Consent withdrawals the server has now been told about.
@@ -206,7 +210,7 @@ pub async fn sync_pass(
             }
             Some(r) if r.state == ReferralState::Queued => {
                 tracker.emit(&id, ProgressState::Waiting, 0, size, 0);
-                report.waiting.push(id);
+                report.waiting.push((id, UNREACHABLE.to_owned()));
             }
             _ => tracker.leave_out(size),
         }
@@ -297,7 +301,7 @@ async fn send_gated(pass: &Pass<'_, '_>, gated: &Gated) -> Result<bool, SyncErro
     let size = gated.size;
     if pass.offline.load(Ordering::Relaxed) {
         pass.emit(&id, ProgressState::Waiting, 0, size, 0);
-        pass.report(|r| r.waiting.push(id));
+        pass.report(|r| r.waiting.push((id, UNREACHABLE.to_owned())));
         return Ok(true);
     }
     pass.emit(&id, ProgressState::Starting, 0, size, 0);
@@ -325,7 +329,7 @@ async fn send_gated(pass: &Pass<'_, '_>, gated: &Gated) -> Result<bool, SyncErro
         Err(e) if e.is_retryable() => {
             pass.store(|s| referrals::set_state(s, &id, ReferralState::Queued, None))?;
             pass.emit(&id, ProgressState::Waiting, sent, size, 0);
-            pass.report(|r| r.waiting.push(id));
+            pass.report(|r| r.waiting.push((id, e.to_string())));
             Ok(matches!(e, SyncError::Offline(_)))
         }
         Err(e) => {

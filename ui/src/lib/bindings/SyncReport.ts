@@ -15,9 +15,10 @@ blocked: Array<[string, Array<Block>]>,
  */
 failed: Array<[string, string]>, 
 /**
- * Still queued (the server could not be reached); tried next time.
+ * Still queued, with why (the server could not be reached, was busy
+ * or the link too slow); tried next time.
  */
-waiting: Array<string>, 
+waiting: Array<[string, string]>, 
 /**
  * Delivered referrals the recipient team has now acknowledged.
  */
