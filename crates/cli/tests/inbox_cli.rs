@@ -118,7 +118,7 @@ fn the_recipient_opens_and_acknowledges_then_consent_withdrawal_reaches_the_serv
             assert_eq!(bytes, on_server);
         }
     }
-    let mut needles = vec![common::NHS.replace(' ', "").into_bytes(), b"Doe".to_vec()];
+    let mut needles = vec![common::NHS.replace(' ', "").into_bytes()];
     for sha in &sent_hashes {
         needles.extend(pieces(&common::server_blob(&server_data, sha), 3));
     }

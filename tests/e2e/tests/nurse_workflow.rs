@@ -265,8 +265,8 @@ async fn a_visit_from_set_up_to_audit_trail() {
     s.screenshot("workflow-08-audit").await;
     s.finish().await;
 
-    // Nothing readable on disk: no JPEG/PNG, no camera make, no typed name.
-    let needles: [&[u8]; 3] = [FAMILY.as_bytes(), b"9434765919", b"SONY"];
+    // Nothing readable on disk: no JPEG/PNG, no camera model, no typed name.
+    let needles: [&[u8]; 3] = [FAMILY.as_bytes(), b"9434765919", b"CYBERSHOT"];
     for dir in [data.path(), tmp.path(), cache.path(), share.path()] {
         let found = plaintext_under(dir, &needles);
         assert!(found.is_empty(), "plaintext left on disk: {found:#?}");
