@@ -80,28 +80,36 @@ pub fn sanitise_reusing(
             limit: cap,
         });
     }
-    let (stripped, jpeg_before) = match format {
+    // The original's picture comes from the sanitiser's walk and the
+    // copy's from the verifier's: for a photo, the coded data is most of
+    // the bytes, and walking it is most of the comparison's cost.
+    let (stripped, before) = match format {
         Format::Jpeg => {
             let (s, p) = jpeg::sanitise(bytes, limits, buffer)?;
             (s, Some(p))
         }
-        Format::Png => (png::sanitise(bytes, limits)?, None),
-        Format::WebP => (webp::sanitise(bytes, limits)?, None),
+        Format::Png => {
+            let (s, p) = png::sanitise(bytes, limits)?;
+            (s, Some(p))
+        }
+        Format::WebP => {
+            let (s, p) = webp::sanitise(bytes, limits)?;
+            (s, Some(p))
+        }
+        // HEIF and video are rewritten box by box with the coded data left
+        // in place; their structural walk covers them.
         _ => (bmff::sanitise(bytes, limits, format)?, None),
     };
-    // A JPEG's pictures come from the walks already made (the scans are
-    // most of a photo's bytes, and walking them is most of the check).
-    let mut jpeg_after = lossless::Picture::default();
+    let mut after = lossless::Picture::default();
     let info = verify::verify_inner(
         &stripped.bytes,
         format,
         limits,
         verification,
-        jpeg_before.as_ref().map(|_| &mut jpeg_after),
+        before.as_ref().map(|_| &mut after),
     )?;
-    match &jpeg_before {
-        Some(before) => lossless::compare(format, before, &jpeg_after)?,
-        None => lossless::same_picture(format, bytes, &stripped.bytes)?,
+    if let Some(before) = &before {
+        lossless::compare(format, before, &after)?;
     }
     if (info.width, info.height) != (stripped.width, stripped.height) {
         return Err(MediaError::verification(

@@ -20,15 +20,24 @@ pub(crate) struct Picture<'a> {
     colour: Vec<&'a [u8]>,
 }
 
-/// Fails unless `output` carries exactly the picture data of `input`.
+/// Fails unless `output` carries exactly the picture data of `input` (for
+/// tests; the sanitiser compares the pictures of the walks it makes).
+#[cfg(test)]
 pub(crate) fn same_picture(format: Format, input: &[u8], output: &[u8]) -> Result<(), MediaError> {
     let (before, after) = match format {
         Format::Jpeg => {
             let walk = |d| jpeg::walk(d, usize::MAX, Format::Jpeg).map(|(p, _)| jpeg_picture(&p));
             (walk(input)?, walk(output)?)
         }
-        Format::Png => (png_picture(input)?, png_picture(output)?),
-        Format::WebP => (webp_picture(input)?, webp_picture(output)?),
+        Format::Png => {
+            let walk = |d| png::walk(d, usize::MAX, Format::Png).map(|(c, _)| png_picture(&c));
+            (walk(input)?, walk(output)?)
+        }
+        Format::WebP => {
+            let walk =
+                |d| webp::walk(d, usize::MAX, Format::WebP).and_then(|(c, _)| webp_picture(&c));
+            (walk(input)?, walk(output)?)
+        }
         _ => return Ok(()),
     };
     compare(format, &before, &after)
@@ -95,22 +104,20 @@ pub(crate) fn jpeg_picture<'a>(pieces: &[jpeg::Piece<'a>]) -> Picture<'a> {
 
 /// Every allowlisted chunk, whole (type, data and CRC): image header,
 /// palette, image data, animation and colour chunks.
-fn png_picture(data: &[u8]) -> Result<Picture<'_>, MediaError> {
-    let (chunks, _) = png::walk(data, usize::MAX, Format::Png)?;
-    Ok(Picture {
+pub(crate) fn png_picture<'a>(chunks: &[png::Chunk<'a>]) -> Picture<'a> {
+    Picture {
         coding: chunks
-            .into_iter()
+            .iter()
             .filter(|c| png::KEEP.contains(&&c.kind))
             .map(|c| c.raw)
             .collect(),
         colour: Vec::new(),
-    })
+    }
 }
 
 /// Canvas size and the alpha/animation flags, then each image, alpha,
 /// animation, ICC and frame-header payload (with its type), frames opened.
-fn webp_picture(data: &[u8]) -> Result<Picture<'_>, MediaError> {
-    let (chunks, _) = webp::walk(data, usize::MAX, Format::WebP)?;
+pub(crate) fn webp_picture<'a>(chunks: &[webp::Chunk<'a>]) -> Result<Picture<'a>, MediaError> {
     let mut parts: Vec<&[u8]> = Vec::new();
     for c in chunks {
         match &c.kind {

@@ -9,6 +9,7 @@
 //! specification requires; the pixels are never re-encoded.
 
 use crate::exif_min::{self, ExifFacts};
+use crate::lossless::{self, Picture};
 use crate::report::{fourcc_name, Removals, RemovedKind, Stripped};
 use crate::{Format, Limits, MediaError};
 
@@ -90,7 +91,12 @@ pub(crate) fn ihdr_dimensions(c: &Chunk<'_>) -> Option<(u32, u32)> {
     Some((w, h))
 }
 
-pub(crate) fn sanitise(data: &[u8], limits: &Limits) -> Result<Stripped, MediaError> {
+/// The cleaned copy, and the original's picture for the comparison with
+/// the copy's ([`crate::lossless`]).
+pub(crate) fn sanitise<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+) -> Result<(Stripped, Picture<'a>), MediaError> {
     let (chunks, end) = walk(data, limits.max_parts, F)?;
     let first = chunks
         .first()
@@ -167,14 +173,18 @@ pub(crate) fn sanitise(data: &[u8], limits: &Limits) -> Result<Stripped, MediaEr
     for raw in rest {
         out.extend_from_slice(raw);
     }
-    Ok(Stripped {
-        bytes: out,
-        width,
-        height,
-        orientation: facts.orientation,
-        captured_at: facts.captured_at,
-        removed,
-    })
+    let picture = lossless::png_picture(&chunks);
+    Ok((
+        Stripped {
+            bytes: out,
+            width,
+            height,
+            orientation: facts.orientation,
+            captured_at: facts.captured_at,
+            removed,
+        },
+        picture,
+    ))
 }
 
 pub(crate) fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
@@ -187,7 +197,11 @@ pub(crate) fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 }
 
 /// Structural re-walk of sanitised output.
-pub(crate) fn verify_structure(data: &[u8]) -> Result<(u32, u32), MediaError> {
+/// With `picture`, also the picture as [`crate::lossless`] sees it.
+pub(crate) fn verify_structure<'a>(
+    data: &'a [u8],
+    picture: Option<&mut Picture<'a>>,
+) -> Result<(u32, u32), MediaError> {
     let fail = |r: String| MediaError::verification(F, r);
     let (chunks, end) = walk(data, usize::MAX, F).map_err(|e| fail(e.to_string()))?;
     if end != data.len() {
@@ -214,6 +228,9 @@ pub(crate) fn verify_structure(data: &[u8]) -> Result<(u32, u32), MediaError> {
     }
     if exif > 1 {
         return Err(fail("more than one eXIf chunk".into()));
+    }
+    if let Some(p) = picture {
+        *p = lossless::png_picture(&chunks);
     }
     Ok(dims)
 }

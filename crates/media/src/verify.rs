@@ -74,14 +74,14 @@ pub fn verify_structure(bytes: &[u8], format: Format) -> Result<VerifiedInfo, Me
     )
 }
 
-/// With `jpeg_picture`, a JPEG's picture from the same walk, for the
-/// sanitiser's comparison with the original.
+/// With `picture`, a still photo's picture from the same walk, for the
+/// sanitiser's comparison with the original (HEIF and video have none).
 pub(crate) fn verify_inner<'a>(
     bytes: &'a [u8],
     format: Format,
     limits: &Limits,
     level: Verification,
-    jpeg_picture: Option<&mut Picture<'a>>,
+    picture: Option<&mut Picture<'a>>,
 ) -> Result<VerifiedInfo, MediaError> {
     let fail = |r: String| MediaError::verification(format, r);
     let detected = sniff(bytes).map_err(|e| fail(e.to_string()))?;
@@ -93,10 +93,10 @@ pub(crate) fn verify_inner<'a>(
         Format::Jpeg => jpeg::verify_structure(
             bytes,
             (level == Verification::Structure).then_some(&mut skeleton),
-            jpeg_picture,
+            picture,
         )?,
-        Format::Png => png::verify_structure(bytes)?,
-        Format::WebP => webp::verify_structure(bytes)?,
+        Format::Png => png::verify_structure(bytes, picture)?,
+        Format::WebP => webp::verify_structure(bytes, picture)?,
         _ => bmff::verify_structure(bytes, format, limits)?,
     };
     limits.check_dimensions(width, height)?;

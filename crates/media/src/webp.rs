@@ -6,6 +6,7 @@
 //! chunk at the end, with the VP8X EXIF flag set to match.
 
 use crate::exif_min::{self, ExifFacts};
+use crate::lossless::{self, Picture};
 use crate::report::{fourcc_name, Removals, RemovedKind, Stripped};
 use crate::{Format, Limits, MediaError};
 
@@ -105,7 +106,12 @@ fn exif_tiff(payload: &[u8]) -> &[u8] {
     payload.strip_prefix(b"Exif\0\0").unwrap_or(payload)
 }
 
-pub(crate) fn sanitise(data: &[u8], limits: &Limits) -> Result<Stripped, MediaError> {
+/// The cleaned copy, and the original's picture for the comparison with
+/// the copy's ([`crate::lossless`]).
+pub(crate) fn sanitise<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+) -> Result<(Stripped, Picture<'a>), MediaError> {
     let (chunks, riff_end) = walk(data, limits.max_parts, F)?;
     let (width, height) =
         dimensions(&chunks).ok_or_else(|| MediaError::malformed(F, "no image header found"))?;
@@ -210,14 +216,18 @@ pub(crate) fn sanitise(data: &[u8], limits: &Limits) -> Result<Stripped, MediaEr
     let riff_size = u32::try_from(out.len() - 8)
         .map_err(|_| MediaError::malformed(F, "file too large for RIFF"))?;
     out[4..8].copy_from_slice(&riff_size.to_le_bytes());
-    Ok(Stripped {
-        bytes: out,
-        width,
-        height,
-        orientation: facts.orientation,
-        captured_at: facts.captured_at,
-        removed,
-    })
+    let picture = lossless::webp_picture(&chunks)?;
+    Ok((
+        Stripped {
+            bytes: out,
+            width,
+            height,
+            orientation: facts.orientation,
+            captured_at: facts.captured_at,
+            removed,
+        },
+        picture,
+    ))
 }
 
 fn push_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
@@ -230,7 +240,11 @@ fn push_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 }
 
 /// Structural re-walk of sanitised output, including the VP8X flags.
-pub(crate) fn verify_structure(data: &[u8]) -> Result<(u32, u32), MediaError> {
+/// With `picture`, also the picture as [`crate::lossless`] sees it.
+pub(crate) fn verify_structure<'a>(
+    data: &'a [u8],
+    picture: Option<&mut Picture<'a>>,
+) -> Result<(u32, u32), MediaError> {
     let fail = |r: String| MediaError::verification(F, r);
     let (chunks, riff_end) = walk(data, usize::MAX, F).map_err(|e| fail(e.to_string()))?;
     if riff_end != data.len() {
@@ -270,6 +284,9 @@ pub(crate) fn verify_structure(data: &[u8]) -> Result<(u32, u32), MediaError> {
         {
             return Err(fail("VP8X flags do not match the chunks".into()));
         }
+    }
+    if let Some(p) = picture {
+        *p = lossless::webp_picture(&chunks).map_err(|e| fail(e.to_string()))?;
     }
     dimensions(&chunks).ok_or_else(|| fail("no image header".into()))
 }
