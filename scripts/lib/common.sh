@@ -82,10 +82,11 @@ with_keyring() {
     local dir="$1"; shift
     mkdir -p "$dir/data/dbus-1/services" "$dir/cache" "$dir/runtime"
     chmod 700 "$dir/runtime"
-    # Should the daemon die mid-run (glib has aborted it once in CI, while a
-    # test killed clients at random moments), D-Bus starts a new one on the
-    # next call, and by default that one holds the test keyring locked, so
-    # every later test fails. These session-local services (they override
+    # Should the daemon die mid-run (it aborted once in CI: upstream
+    # gnome-keyring has a race when short-lived clients connect and go at
+    # once, its work items 190/196/199, and our CLI tests start hundreds),
+    # D-Bus starts a new one on the next call, and by default that one holds
+    # the test keyring locked, so every later test fails. These session-local services (they override
     # /usr/share's) start it unlocked, as the first start below does.
     printf '#!/bin/sh\necho | exec gnome-keyring-daemon --foreground --unlock --components=secrets\n' \
         > "$dir/keyring-up"
