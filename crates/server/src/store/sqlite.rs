@@ -1,9 +1,17 @@
 //! The embedded backend: one SQLite file (through the workspace's
 //! SQLCipher build, unkeyed, which is plain SQLite) on a single connection.
 //! Calls run on the blocking pool so the async workers never wait on disk.
+//!
+//! Calls are committed in groups: whoever holds the connection runs every
+//! call queued meanwhile in one transaction, each in its own savepoint (a
+//! call that fails undoes only its own writes), and answers them all after
+//! the one commit. Each commit waits for the disk (`synchronous = FULL`),
+//! so under load one fsync covers many calls instead of each paying its
+//! own; no call is answered before its writes are durable.
 
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use clinshare_protocol::admin::Role;
@@ -47,6 +55,86 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    queue: Arc<Mutex<VecDeque<Box<dyn Call>>>>,
+}
+
+/// A queued store call: run inside the group's transaction, then answered
+/// with the outcome of the group's commit.
+trait Call: Send {
+    fn run(&mut self, c: &mut Connection);
+    fn answer(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct Pending<T, F> {
+    f: Option<F>,
+    result: Option<StoreResult<T>>,
+    reply: tokio::sync::oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Call for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, c: &mut Connection) {
+        let Some(f) = self.f.take() else { return };
+        self.result = Some(in_savepoint(c, f));
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), String>) {
+        let result = match committed {
+            Ok(()) => self
+                .result
+                .unwrap_or_else(|| Err(StoreError::Database("the call did not run".into()))),
+            Err(e) => Err(StoreError::Database(e)),
+        };
+        // The caller may have gone (request cancelled): nothing to tell.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Runs `f` in a savepoint of the open transaction: released if it
+/// succeeds, rolled back if it fails, so a failed call leaves nothing.
+fn in_savepoint<T>(
+    c: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    c.execute_batch("SAVEPOINT call")?;
+    let result = f(c);
+    let end = if result.is_ok() {
+        "RELEASE call"
+    } else {
+        "ROLLBACK TO call; RELEASE call"
+    };
+    c.execute_batch(end)?;
+    result
+}
+
+/// Runs every queued call in one transaction and answers them after its
+/// commit. Should the transaction end early (SQLite rolls back the whole
+/// transaction on some errors, such as a full disk), every call of the
+/// group is answered with an error, since none of their writes stand.
+fn run_group(c: &mut Connection, mut calls: Vec<Box<dyn Call>>) {
+    let committed = (|| {
+        c.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| e.to_string())?;
+        for call in &mut calls {
+            if c.is_autocommit() {
+                break;
+            }
+            call.run(c);
+        }
+        if c.is_autocommit() {
+            return Err("the database rolled the transaction back".to_owned());
+        }
+        c.execute_batch("COMMIT").map_err(|e| {
+            let _ = c.execute_batch("ROLLBACK");
+            e.to_string()
+        })
+    })();
+    for call in calls {
+        call.answer(committed.clone());
+    }
 }
 
 impl SqliteStore {
@@ -64,23 +152,50 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            queue: Arc::new(Mutex::new(VecDeque::new())),
         })
     }
 
+    /// Queues `f` and takes a turn at the connection: whichever turn comes
+    /// first after the call was queued runs it, with all others waiting.
     async fn with<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(Box::new(Pending {
+                f: Some(f),
+                result: None,
+                reply,
+            }));
+        let (conn, queue) = (Arc::clone(&self.conn), Arc::clone(&self.queue));
+        let turn = tokio::task::spawn_blocking(move || {
+            let mut c = conn
                 .lock()
                 .map_err(|_| StoreError::Database("connection lock poisoned".into()))?;
-            f(&mut guard)
+            let calls: Vec<_> = queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .drain(..)
+                .collect();
+            if !calls.is_empty() {
+                run_group(&mut c, calls);
+            }
+            Ok::<_, StoreError>(())
         })
-        .await
-        .map_err(|e| StoreError::Database(e.to_string()))?
+        .await;
+        match turn {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(StoreError::Database(e.to_string())),
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the store call was dropped".into()))?
     }
 }
 
@@ -367,7 +482,7 @@ impl Store for SqliteStore {
 
     async fn create_team(&self, team: Team) -> StoreResult<()> {
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             match tx.execute(
                 "INSERT INTO teams (id, name, organisation, accepts_referrals, max_file_bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![team.id, team.name, team.organisation, team.accepts_referrals, team.max_file_bytes],
@@ -422,7 +537,7 @@ impl Store for SqliteStore {
 
     async fn create_user(&self, user: User) -> StoreResult<()> {
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             match tx.execute(
                 "INSERT INTO users (id, name, password_hash, disabled, role)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -453,7 +568,7 @@ impl Store for SqliteStore {
     async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()> {
         let name = name.to_owned();
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let n = tx.execute(
                 "UPDATE users SET disabled = ?2 WHERE name = ?1",
                 params![name, disabled],
@@ -473,7 +588,7 @@ impl Store for SqliteStore {
     async fn set_team_accepts_referrals(&self, name: &str, accepts: bool) -> StoreResult<()> {
         let name = name.to_owned();
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let n = tx.execute(
                 "UPDATE teams SET accepts_referrals = ?2 WHERE name = ?1",
                 params![name, accepts],
@@ -514,7 +629,7 @@ impl Store for SqliteStore {
     async fn revoke_device(&self, id: &str, at: i64) -> StoreResult<()> {
         let id = id.to_owned();
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let n = tx.execute(
                 "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
                 params![id, at],
@@ -532,7 +647,7 @@ impl Store for SqliteStore {
     async fn enrol_device(&self, code_hash: &str, now: i64, device: Device) -> StoreResult<()> {
         let code_hash = code_hash.to_owned();
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let n = tx.execute(
                 "UPDATE enrol_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
                 params![code_hash, now],
@@ -644,7 +759,7 @@ impl Store for SqliteStore {
 
     async fn directory(&self) -> StoreResult<DirectorySnapshot> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let version: i64 = tx.query_row(
                 "SELECT version FROM directory_version WHERE id = 1",
                 [],
@@ -678,7 +793,7 @@ impl Store for SqliteStore {
 
     async fn create_referral(&self, new: NewReferral) -> StoreResult<(Referral, bool)> {
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let manifest_json = serde_json::to_string(&new.manifest)
                 .map_err(|e| StoreError::Database(e.to_string()))?;
             let inserted = tx.execute(
@@ -750,7 +865,7 @@ impl Store for SqliteStore {
         let id = referral_id.to_owned();
         let targets = pacs_targets.to_vec();
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             // Only when no file is left unverified; a racing second call
             // finds the state already changed and keeps the first receipt.
             let delivered = tx.execute(
@@ -783,7 +898,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Referral> {
         let (id, user) = (referral_id.to_owned(), user_id.to_owned());
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             tx.execute(
                 "UPDATE referrals SET state = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3
                  WHERE id = ?1 AND state = 'delivered'",
@@ -799,7 +914,7 @@ impl Store for SqliteStore {
     async fn withdraw_consent(&self, referral_id: &str, now: i64) -> StoreResult<Referral> {
         let id = referral_id.to_owned();
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             tx.execute(
                 "UPDATE referrals SET consent_withdrawn_at = COALESCE(consent_withdrawn_at, ?2) WHERE id = ?1",
                 params![id, now],
@@ -873,7 +988,7 @@ impl Store for SqliteStore {
 
     async fn claim_pacs_job(&self, now: i64, lease_secs: i64) -> StoreResult<Option<PacsJob>> {
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let job = tx
                 .query_row(
                     &format!(
@@ -943,7 +1058,7 @@ impl Store for SqliteStore {
 
     async fn append_audit(&self, record: AuditRecord) -> StoreResult<()> {
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let last: Option<(i64, String)> = tx
                 .query_row(
                     "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
@@ -1076,5 +1191,120 @@ mod tests {
         assert!(orphan.is_err(), "a team without an organisation");
         let in_use = conn.execute("DELETE FROM organisations WHERE name = 'Other Trust'", []);
         assert!(in_use.is_err(), "an organisation with teams");
+    }
+
+    type Answer = tokio::sync::oneshot::Receiver<StoreResult<()>>;
+
+    /// A call that inserts `value` into `t`, then fails if told to.
+    fn insert(value: &'static str, fail: bool) -> (Box<dyn Call>, Answer) {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let f = move |c: &mut Connection| {
+            c.execute("INSERT INTO t VALUES (?1)", [value])?;
+            if fail {
+                return Err(StoreError::Corrupt("told to fail".into()));
+            }
+            Ok(())
+        };
+        let call = Pending {
+            f: Some(f),
+            result: None,
+            reply,
+        };
+        (Box::new(call), answer)
+    }
+
+    fn rows(c: &Connection) -> Vec<String> {
+        let mut stmt = c.prepare("SELECT v FROM t ORDER BY v").expect("query");
+        let rows = stmt.query_map([], |r| r.get(0)).expect("rows");
+        rows.collect::<Result<_, _>>().expect("values")
+    }
+
+    fn table() -> Connection {
+        let c = Connection::open_in_memory().expect("db");
+        c.execute_batch("CREATE TABLE t (v TEXT PRIMARY KEY)")
+            .expect("table");
+        c
+    }
+
+    #[test]
+    fn a_failed_call_in_a_group_undoes_only_its_own_writes() {
+        let mut c = table();
+        let (a, a_answer) = insert("a", false);
+        let (b, b_answer) = insert("b", true);
+        // A constraint error inside a call: SQLite keeps the transaction.
+        let (dup, dup_answer) = insert("a", false);
+        let (d, d_answer) = insert("d", false);
+        run_group(&mut c, vec![a, b, dup, d]);
+        assert!(a_answer.blocking_recv().expect("answer").is_ok());
+        assert!(matches!(
+            b_answer.blocking_recv().expect("answer"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(dup_answer.blocking_recv().expect("answer").is_err());
+        assert!(d_answer.blocking_recv().expect("answer").is_ok());
+        assert_eq!(rows(&c), ["a", "d"]);
+        assert!(c.is_autocommit(), "the group's transaction is over");
+    }
+
+    #[test]
+    fn a_group_whose_transaction_is_lost_answers_every_call_with_an_error() {
+        let mut c = table();
+        let (a, a_answer) = insert("a", false);
+        // What SQLite does on a full disk or an I/O error: the whole
+        // transaction rolls back, the earlier calls' writes with it.
+        let (reply, lost_answer) = tokio::sync::oneshot::channel();
+        let lost: Box<dyn Call> = Box::new(Pending {
+            f: Some(|c: &mut Connection| Ok(c.execute_batch("ROLLBACK")?)),
+            result: None,
+            reply,
+        });
+        let (d, d_answer) = insert("d", false);
+        run_group(&mut c, vec![a, lost, d]);
+        for answer in [a_answer, lost_answer, d_answer] {
+            assert!(answer.blocking_recv().expect("answer").is_err());
+        }
+        assert!(rows(&c).is_empty(), "nothing stands, nothing after it ran");
+    }
+
+    /// Many calls at once from many tasks: each is answered with its own
+    /// result, and every write is there afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_calls_are_grouped_and_each_answered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).expect("open"));
+        store
+            .with(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")?))
+            .await
+            .expect("table");
+        let tasks: Vec<_> = (0..200i64)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .with(move |c| {
+                            c.execute("INSERT INTO t VALUES (?1)", [i])?;
+                            // Every seventh call fails after writing.
+                            if i % 7 == 0 {
+                                return Err(StoreError::Corrupt(i.to_string()));
+                            }
+                            Ok(i)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for (i, task) in (0..200i64).zip(tasks) {
+            let result = task.await.expect("task");
+            match result {
+                Ok(v) => assert_eq!(v, i),
+                Err(StoreError::Corrupt(v)) => assert_eq!(v, i.to_string()),
+                Err(e) => panic!("call {i}: {e}"),
+            }
+        }
+        let count: i64 = store
+            .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .expect("count");
+        assert_eq!(count, (0..200).filter(|i| i % 7 != 0).count() as i64);
     }
 }
