@@ -42,6 +42,11 @@ fn world_with(serve: impl FnOnce(&Path) -> Server) -> World {
     }
 }
 
+/// A proxy in front of the world's server.
+fn proxy_to(w: &World, faults: Faults, seed: u64) -> Proxy {
+    Proxy::start(w.server.addr.parse().expect("addr"), faults, seed)
+}
+
 /// Enrol through `url` (the proxy), add Jane Doe with consent, import `n`
 /// distinct photos and queue one referral each.
 fn queue_photos(w: &World, url: &str, pin: &str, n: usize) -> Vec<(String, String)> {
@@ -134,9 +139,8 @@ fn queued_while_the_server_is_down_then_delivered_when_it_is_back() {
 #[ignore = "needs a Secret Service session (scripts/test.sh)"]
 fn fifty_referrals_arrive_once_through_a_network_that_cuts_and_delays() {
     let w = world();
-    let upstream = w.server.addr.parse().expect("addr");
-    let proxy = Proxy::start(
-        upstream,
+    let proxy = proxy_to(
+        &w,
         Faults {
             cut_percent: 100,
             max_cut_after: 200_000,
@@ -167,11 +171,10 @@ fn fifty_referrals_arrive_once_through_a_network_that_cuts_and_delays() {
 #[ignore = "needs a Secret Service session (scripts/test.sh)"]
 fn sync_killed_at_thirty_random_moments_loses_and_repeats_nothing() {
     let w = world();
-    let upstream = w.server.addr.parse().expect("addr");
     // A slow link, so that kills land while bytes are moving (a pass sends
     // two referrals at a time, several files each in flight).
-    let proxy = Proxy::start(
-        upstream,
+    let proxy = proxy_to(
+        &w,
         Faults {
             max_delay_ms: 150,
             ..Faults::NONE
@@ -238,10 +241,9 @@ fn a_photo_too_big_for_a_slow_link_goes_in_smaller_chunks() {
             &["--listen", "127.0.0.1:0", "--request-timeout", "4s"],
         )
     });
-    let upstream = w.server.addr.parse().expect("addr");
     // 4 s per request on a 50 kB/s link: even 256 KiB needs 5.2 s.
-    let proxy = Proxy::start(
-        upstream,
+    let proxy = proxy_to(
+        &w,
         Faults {
             up_bytes_per_second: 50_000,
             ..Faults::NONE
@@ -308,9 +310,8 @@ fn assert_only_delivered_once_on_disk(server_data: &Path, photos: usize) {
 #[ignore = "needs a Secret Service session (scripts/test.sh)"]
 fn the_screen_keeps_writing_while_a_sync_runs_on_its_own_connection() {
     let w = world();
-    let upstream = w.server.addr.parse().expect("addr");
-    let proxy = Proxy::start(
-        upstream,
+    let proxy = proxy_to(
+        &w,
         Faults {
             max_delay_ms: 20,
             ..Faults::NONE

@@ -318,15 +318,10 @@ pub(crate) fn sanitise<'a>(
         out.extend_from_slice(raw);
     }
     out.extend_from_slice(&[0xFF, EOI]);
-    let stripped = Stripped {
-        bytes: out,
-        width,
-        height,
-        orientation: facts.orientation,
-        captured_at: facts.captured_at,
-        removed,
-    };
-    Ok((stripped, picture))
+    Ok((
+        Stripped::still(out, (width, height), facts, removed),
+        picture,
+    ))
 }
 
 fn app1_exif(tiff: &[u8]) -> Vec<u8> {

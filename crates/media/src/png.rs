@@ -175,14 +175,7 @@ pub(crate) fn sanitise<'a>(
     }
     let picture = lossless::png_picture(&chunks);
     Ok((
-        Stripped {
-            bytes: out,
-            width,
-            height,
-            orientation: facts.orientation,
-            captured_at: facts.captured_at,
-            removed,
-        },
+        Stripped::still(out, (width, height), facts, removed),
         picture,
     ))
 }

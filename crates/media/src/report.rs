@@ -1,6 +1,7 @@
 //! What sanitising returns besides the bytes: facts kept outside the file and
 //! an account of what was removed (kinds and sizes, never values).
 
+use crate::exif_min::ExifFacts;
 use crate::Format;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -133,6 +134,26 @@ pub(crate) struct Stripped {
     pub orientation: Option<u16>,
     pub captured_at: Option<CaptureTime>,
     pub removed: Removals,
+}
+
+impl Stripped {
+    /// A still photo's copy, with the orientation and capture time its
+    /// EXIF gave before it was dropped.
+    pub(crate) fn still(
+        bytes: Vec<u8>,
+        (width, height): (u32, u32),
+        facts: ExifFacts,
+        removed: Removals,
+    ) -> Self {
+        Stripped {
+            bytes,
+            width,
+            height,
+            orientation: facts.orientation,
+            captured_at: facts.captured_at,
+            removed,
+        }
+    }
 }
 
 /// A sanitised file: safe to store. Produced only after verification passed.

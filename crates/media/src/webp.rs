@@ -218,14 +218,7 @@ pub(crate) fn sanitise<'a>(
     out[4..8].copy_from_slice(&riff_size.to_le_bytes());
     let picture = lossless::webp_picture(&chunks)?;
     Ok((
-        Stripped {
-            bytes: out,
-            width,
-            height,
-            orientation: facts.orientation,
-            captured_at: facts.captured_at,
-            removed,
-        },
+        Stripped::still(out, (width, height), facts, removed),
         picture,
     ))
 }
