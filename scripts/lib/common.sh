@@ -86,8 +86,9 @@ with_keyring() {
     # gnome-keyring has a race when short-lived clients connect and go at
     # once, its work items 190/196/199, and our CLI tests start hundreds),
     # D-Bus starts a new one on the next call, and by default that one holds
-    # the test keyring locked, so every later test fails. These session-local services (they override
-    # /usr/share's) start it unlocked, as the first start below does.
+    # the test keyring locked, so every later test fails. These
+    # session-local services (they override /usr/share's) start it
+    # unlocked, as the first start below does.
     printf '#!/bin/sh\necho | exec gnome-keyring-daemon --foreground --unlock --components=secrets\n' \
         > "$dir/keyring-up"
     chmod 755 "$dir/keyring-up"

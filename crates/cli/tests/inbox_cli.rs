@@ -122,7 +122,6 @@ fn the_recipient_opens_and_acknowledges_then_consent_withdrawal_reaches_the_serv
     for sha in &sent_hashes {
         needles.extend(pieces(&common::server_blob(&server_data, sha), 3));
     }
-    let needles: Vec<&[u8]> = needles.iter().map(Vec::as_slice).collect();
     let found = plaintext_under(&doctor.data, &needles);
     assert!(
         found.is_empty(),

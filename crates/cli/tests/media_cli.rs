@@ -89,7 +89,6 @@ fn a_folder_is_imported_rejects_are_reported_and_nothing_plain_is_left_on_disk()
         let clean = clinshare_media::sanitise(src, &limits).expect("fixture sanitises");
         needles.extend(pieces(&clean.bytes, 3));
     }
-    let needles: Vec<&[u8]> = needles.iter().map(Vec::as_slice).collect();
 
     let init = clinshare(data.path(), tmp.path(), &["init"]);
     assert!(init.status.success(), "init: {}", text(&init.stderr));

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use clinshare_protocol::ErrorCode;
@@ -64,9 +65,10 @@ enum Command {
             long,
             env = "CLINSHARE_SERVER_ABANDONED_UPLOADS_AFTER",
             default_value = "7d",
-            value_name = "DURATION"
+            value_name = "DURATION",
+            value_parser = duration
         )]
-        abandoned_uploads_after: String,
+        abandoned_uploads_after: Duration,
         /// Longest time one request may take, a chunk upload included
         /// (`120s`, `5m`). A laptop whose chunk runs out of time sends
         /// half as much per request, down to 256 KiB; at the default that
@@ -75,9 +77,10 @@ enum Command {
             long,
             env = "CLINSHARE_SERVER_REQUEST_TIMEOUT",
             default_value = "120s",
-            value_name = "DURATION"
+            value_name = "DURATION",
+            value_parser = duration
         )]
-        request_timeout: String,
+        request_timeout: Duration,
     },
     /// Administration.
     Admin {
@@ -199,6 +202,14 @@ enum UserCommand {
     },
 }
 
+/// A `serve` duration option (`45s`, `12h`, `7d`; at most 30 days); clap
+/// names the option and exits 2 on a value it cannot use.
+fn duration(s: &str) -> Result<Duration, String> {
+    admin::parse_duration(s)
+        .map(|secs| Duration::from_secs(secs.unsigned_abs()))
+        .map_err(|e| e.to_string())
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| "the role is clinician or administrator".to_owned())
 }
@@ -240,22 +251,6 @@ fn main() -> ExitCode {
             abandoned_uploads_after,
             request_timeout,
         } => {
-            let duration = |flag: &str, value: &str| match admin::parse_duration(value) {
-                Ok(secs) => Ok(std::time::Duration::from_secs(secs.unsigned_abs())),
-                Err(e) => {
-                    eprintln!("clinshare-server: cannot start: --{flag}: {e}");
-                    Err(ExitCode::from(2))
-                }
-            };
-            let abandoned_uploads_after =
-                match duration("abandoned-uploads-after", &abandoned_uploads_after) {
-                    Ok(d) => d,
-                    Err(code) => return code,
-                };
-            let request_timeout = match duration("request-timeout", &request_timeout) {
-                Ok(d) => d,
-                Err(code) => return code,
-            };
             tracing_subscriber::fmt()
                 .json()
                 .with_writer(std::io::stderr)

@@ -46,7 +46,8 @@ pub const MIN_NEEDLE: usize = 8;
 /// # Panics
 ///
 /// On a needle shorter than [`MIN_NEEDLE`]: the scan would fail by chance.
-pub fn plaintext_in(files: &[PathBuf], needles: &[&[u8]]) -> Vec<String> {
+pub fn plaintext_in<N: AsRef<[u8]>>(files: &[PathBuf], needles: &[N]) -> Vec<String> {
+    let needles: Vec<&[u8]> = needles.iter().map(AsRef::as_ref).collect();
     if let Some(short) = needles.iter().find(|n| n.len() < MIN_NEEDLE) {
         panic!(
             "needle {} is shorter than {MIN_NEEDLE} bytes and would turn up in ciphertext by chance",
@@ -61,7 +62,7 @@ pub fn plaintext_in(files: &[PathBuf], needles: &[&[u8]]) -> Vec<String> {
         if let Some(at) = picture_start(&bytes) {
             found.push(format!("{} holds a picture at byte {at}", path.display()));
         }
-        for n in needles {
+        for n in &needles {
             if let Some(at) = find(&bytes, n) {
                 found.push(format!(
                     "{} holds {} at byte {at}",
@@ -75,7 +76,7 @@ pub fn plaintext_in(files: &[PathBuf], needles: &[&[u8]]) -> Vec<String> {
 }
 
 /// [`plaintext_in`] over every file under `dir`.
-pub fn plaintext_under(dir: &Path, needles: &[&[u8]]) -> Vec<String> {
+pub fn plaintext_under<N: AsRef<[u8]>>(dir: &Path, needles: &[N]) -> Vec<String> {
     plaintext_in(&files_under(dir), needles)
 }
 

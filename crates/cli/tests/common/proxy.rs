@@ -1,8 +1,8 @@
 //! A TCP proxy between the laptop and the server that misbehaves on
 //! purpose: it delays what it forwards, can hold uploads to a slow link's
 //! rate and, while faults are on, cuts connections after a random number
-//! of bytes. TLS passes through it
-//! untouched (the pin is on the server's key, not its address).
+//! of bytes. TLS passes through it untouched (the pin is on the server's
+//! key, not its address).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
