@@ -124,7 +124,8 @@ fn folders_are_walked_recursively_keeping_relative_paths() {
         String::from_utf8_lossy(&run.stdout)
     );
     assert!(out.join("DCIM/100/a.png").is_file());
-    assert!(out.join("DCIM/100/b.heic").is_file());
+    // An extension naming the format in another case is kept as it was.
+    assert!(out.join("DCIM/100/b.HEIC").is_file());
     let doc: Value = serde_json::from_slice(&std::fs::read(report).expect("report")).expect("json");
     let media = &doc["files"][0]["media"];
     // The digest is of the copy as written, not of the input.
@@ -224,4 +225,263 @@ fn by_default_a_damaged_picture_is_copied_as_it_was_and_full_refuses_it() {
         damaged,
         "input untouched"
     );
+}
+
+/// What `--json` reports for the input whose path ends with `tail`.
+fn entry<'a>(doc: &'a Value, tail: &str) -> &'a Value {
+    doc["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["input"].as_str().is_some_and(|s| s.ends_with(tail)))
+        .unwrap_or_else(|| panic!("no entry for {tail}: {doc}"))
+}
+
+/// The file names directly in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn copies_keep_the_whole_name_and_only_a_wrong_or_missing_extension_changes() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let card = tmp.path().join("card");
+    std::fs::create_dir(&card).expect("mkdir");
+    let (jpeg, png, heic) = (
+        fixture("et_ExifTool.jpg"),
+        fixture("kam_exif.png"),
+        fixture("kam_exif.heic"),
+    );
+    for (name, src) in [
+        ("wound.day1.jpg", &jpeg),
+        ("wound.day2.jpg", &jpeg),
+        ("patient 12.3.2024.jpg", &jpeg),
+        ("visit 12.3.2024", &jpeg),
+        ("x.jpeg", &jpeg),
+        ("Y.JPG", &jpeg),
+        ("leg.jpe", &jpeg),
+        ("scan.png", &jpeg),
+        ("noext", &jpeg),
+        ("chart.jpg", &png),
+        ("iphone.HEIF", &heic),
+    ] {
+        std::fs::copy(src, card.join(name)).expect("copy");
+    }
+    let out = tmp.path().join("out");
+    let run = strip(&[&card], &out, &[]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{text}");
+    assert_eq!(
+        names_in(&out),
+        [
+            "Y.JPG",
+            "chart.png",
+            "iphone.HEIF",
+            "leg.jpe",
+            "noext.jpg",
+            "patient 12.3.2024.jpg",
+            "scan.jpg",
+            "visit 12.3.2024.jpg",
+            "wound.day1.jpg",
+            "wound.day2.jpg",
+            "x.jpeg",
+        ],
+        "{text}"
+    );
+
+    // Named directly, the same rule: the second day is not taken for the first.
+    let direct = tmp.path().join("direct");
+    let run = strip(
+        &[&card.join("wound.day1.jpg"), &card.join("wound.day2.jpg")],
+        &direct,
+        &[],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    assert_eq!(names_in(&direct), ["wound.day1.jpg", "wound.day2.jpg"]);
+}
+
+#[test]
+fn two_inputs_that_come_to_one_name_still_never_overwrite() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let card = tmp.path().join("card");
+    std::fs::create_dir(&card).expect("mkdir");
+    // A JPEG misnamed .png comes to scan.jpg, which the real scan.jpg took.
+    std::fs::copy(fixture("et_ExifTool.jpg"), card.join("scan.jpg")).expect("copy");
+    std::fs::copy(fixture("ia_landscape_6.jpg"), card.join("scan.png")).expect("copy");
+    let out = tmp.path().join("out");
+    let run = strip(&[&card], &out, &["--json"]);
+    assert_eq!(run.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!(entry(&doc, "scan.jpg")["status"], "sanitised");
+    assert_eq!(
+        entry(&doc, "scan.png")["error"]["code"],
+        "strip.output_exists"
+    );
+    assert_eq!(names_in(&out), ["scan.jpg"]);
+    let written = std::fs::read(out.join("scan.jpg")).expect("copy");
+    let first = clinshare_media::sanitise(
+        &std::fs::read(card.join("scan.jpg")).expect("r"),
+        &clinshare_media::Limits::default(),
+    )
+    .expect("sanitise");
+    assert_eq!(written, first.bytes, "the first copy is the one kept");
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn copies_the_report_and_the_folders_strip_creates_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("card/DCIM/100");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::copy(fixture("kam_exif.png"), src.join("a.png")).expect("copy");
+    // One folder of the output path exists already, open to others: left so.
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = shared.join("new/out");
+    let report = tmp.path().join("r.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_clinshare"))
+        .arg("strip")
+        .arg(tmp.path().join("card"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .expect("run");
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    for dir in [
+        shared.join("new"),
+        out.clone(),
+        out.join("DCIM"),
+        out.join("DCIM/100"),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    assert_eq!(mode(&out.join("DCIM/100/a.png")), 0o600);
+    assert_eq!(mode(&report), 0o600);
+    assert_eq!(mode(&shared), 0o755, "an existing folder is not changed");
+}
+
+#[cfg(unix)]
+#[test]
+fn links_out_of_an_input_folder_are_rejected_and_links_inside_are_followed() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let card = tmp.path().join("card");
+    let sub = card.join("DCIM");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    std::fs::copy(fixture("et_ExifTool.jpg"), sub.join("a.jpg")).expect("copy");
+    // A private photo beside the card, reachable only through a link.
+    let private = tmp.path().join("elsewhere.jpg");
+    std::fs::copy(fixture("ia_landscape_6.jpg"), &private).expect("copy");
+    symlink(&private, card.join("outside.jpg")).expect("link");
+    symlink("../../elsewhere.jpg", sub.join("relative-outside.jpg")).expect("link");
+    symlink(sub.join("a.jpg"), card.join("inside.jpg")).expect("link");
+    symlink(&sub, card.join("loop")).expect("link");
+    symlink(tmp.path().join("gone.jpg"), card.join("dangling.jpg")).expect("link");
+
+    let out = tmp.path().join("out");
+    let run = strip(&[&card], &out, &["--json"]);
+    assert_eq!(run.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&run.stdout).expect("json");
+    for link in ["outside.jpg", "relative-outside.jpg"] {
+        let e = entry(&doc, link);
+        assert_eq!(e["status"], "rejected", "{e}");
+        assert_eq!(e["error"]["code"], "strip.link_outside", "{e}");
+        assert!(e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("outside the input folder")));
+    }
+    assert_eq!(entry(&doc, "loop")["error"]["code"], "strip.link_to_folder");
+    assert_eq!(
+        entry(&doc, "dangling.jpg")["error"]["code"],
+        "strip.unreadable"
+    );
+    assert_eq!(entry(&doc, "inside.jpg")["status"], "sanitised");
+    assert_eq!(doc["summary"]["sanitised"], 2);
+    assert_eq!(doc["summary"]["rejected"], 4);
+    assert_eq!(names_in(&out), ["DCIM", "inside.jpg"]);
+    assert_eq!(names_in(&out.join("DCIM")), ["a.jpg"]);
+
+    // The text output says the same, with the codes.
+    let text_run = strip(&[&card], &tmp.path().join("out2"), &[]);
+    let text = String::from_utf8_lossy(&text_run.stdout);
+    assert!(text.contains("[strip.link_outside]"), "{text}");
+}
+
+/// A file far beyond the still-image cap (sparse: it takes no disk), with a
+/// JPEG's first bytes.
+fn huge_jpeg(path: &Path, size: u64) {
+    let mut head = std::fs::read(fixture("et_ExifTool.jpg")).expect("r");
+    head.truncate(4096);
+    std::fs::write(path, &head).expect("write");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(size))
+        .expect("grow");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_over_the_cap_is_refused_without_being_read_whole() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let input = tmp.path().join("huge.jpg");
+    // 1 GiB: over the 200 MiB still-image cap and under the video cap, so
+    // only a cap chosen by the file's kind refuses it unread.
+    huge_jpeg(&input, 1 << 30);
+    let out = tmp.path().join("out");
+    // With its address space capped well below the file's size, reading it
+    // whole would abort the process.
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 786432 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_clinshare"))
+        .args(["--json", "strip", "--jobs", "1"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&run.stdout).expect("json");
+    let e = entry(&doc, "huge.jpg");
+    assert_eq!(e["error"]["code"], "media.too_large", "{e}");
+    assert!(e["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("1073741824 bytes")));
+    assert_eq!(names_in(&out), Vec::<String>::new());
 }
