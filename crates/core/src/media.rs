@@ -25,14 +25,12 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Imported {
-    New {
-        id: String,
-        sha256: String,
-    },
+    /// Stored. Also a picture whose bytes retention had removed: they are
+    /// back in its own record (the same id, so its referrals and receipts
+    /// still name it), audited as a re-import.
+    New { id: String, sha256: String },
     /// The same sanitised picture is already in the store: nothing was added.
-    Duplicate {
-        existing_id: String,
-    },
+    Duplicate { existing_id: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,13 +169,21 @@ pub(crate) fn store_prepared(
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Inside the transaction, so that two imports of one photo cannot both
     // pass the check (the UNIQUE constraint is the last line).
-    let existing: Option<String> = tx
-        .query_row("SELECT id FROM media WHERE sha256 = ?1", [&sha256], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if let Some(existing_id) = existing {
-        return Ok(Imported::Duplicate { existing_id });
+    match existing(&tx, &sha256)? {
+        Some(Existing { id, held: true, .. }) => {
+            return Ok(Imported::Duplicate { existing_id: id })
+        }
+        // Purged by retention: a duplicate only in name, as the store no
+        // longer holds the picture.
+        Some(purged) => {
+            restore_purged(&tx, actor, &purged, &clean.bytes, thumb, &format, &removed)?;
+            tx.commit()?;
+            return Ok(Imported::New {
+                id: purged.id,
+                sha256,
+            });
+        }
+        None => {}
     }
     let size = clean.bytes.len() as i64;
     tx.execute(
@@ -220,6 +226,92 @@ pub(crate) fn store_prepared(
     )?;
     tx.commit()?;
     Ok(Imported::New { id, sha256 })
+}
+
+/// The record of a picture with this SHA-256, if any.
+struct Existing {
+    id: String,
+    patient_id: Option<i64>,
+    purged_at: Option<String>,
+    /// The store holds its bytes: not purged, and its content whole.
+    held: bool,
+}
+
+fn existing(conn: &rusqlite::Connection, sha256: &str) -> Result<Option<Existing>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT m.id, m.patient_id, m.purged_at, {HELD} FROM media m WHERE m.sha256 = ?1"
+            ),
+            [sha256],
+            |r| {
+                Ok(Existing {
+                    id: r.get(0)?,
+                    patient_id: r.get(1)?,
+                    purged_at: r.get(2)?,
+                    held: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Whether the store holds the picture of the media row `m`: its bytes are
+/// there (not purged by retention) and as long as when they were imported.
+/// Reads no blob: SQLite keeps a BLOB's length in the row's header.
+const HELD: &str = "(m.purged_at IS NULL AND EXISTS (SELECT 1 FROM media_content c \
+                    WHERE c.media_id = m.id AND length(c.bytes) = m.size))";
+
+/// Whether the store holds, unpurged, the picture with this SHA-256 under
+/// this id: what deleting an original rests on.
+pub(crate) fn holds(
+    conn: &rusqlite::Connection,
+    id: &str,
+    sha256: &str,
+) -> Result<bool, StoreError> {
+    Ok(existing(conn, sha256)?.is_some_and(|e| e.held && e.id == id))
+}
+
+/// Put a purged picture's bytes back into its own record rather than a new
+/// one: its SHA-256 is the record's (and unique), so the referrals and
+/// receipts that name the record stay true. The record keeps its patient
+/// and annotations; the audit entry says it is a re-import after a purge.
+fn restore_purged(
+    tx: &rusqlite::Transaction<'_>,
+    actor: &Actor,
+    record: &Existing,
+    bytes: &[u8],
+    thumb: Option<Vec<u8>>,
+    format: &str,
+    removed: &serde_json::Value,
+) -> Result<(), ImportError> {
+    let has_thumbnail = thumb.is_some();
+    tx.execute(
+        "INSERT INTO media_content (media_id, bytes, thumbnail) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (media_id) DO UPDATE SET bytes = excluded.bytes, thumbnail = excluded.thumbnail",
+        rusqlite::params![record.id, bytes, thumb],
+    )?;
+    tx.execute(
+        "UPDATE media SET purged_at = NULL, has_thumbnail = ?2 WHERE id = ?1",
+        rusqlite::params![record.id, has_thumbnail],
+    )?;
+    audit::append(
+        tx,
+        &NewEntry {
+            actor: actor.audit(),
+            action: AuditAction::Import,
+            patient_id: record.patient_id,
+            media_id: Some(&record.id),
+            details: json!({
+                "format": format,
+                "size": bytes.len(),
+                "removed": removed,
+                "reimport": true,
+                "purged_at": record.purged_at,
+            }),
+        },
+    )?;
+    Ok(())
 }
 
 fn rejected(e: MediaError) -> ImportError {

@@ -17,7 +17,7 @@ use clinshare_media::Limits;
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::{check_patient, prepare, store_prepared, ImportError, Imported, Prepared};
+use super::{check_patient, holds, prepare, store_prepared, ImportError, Imported, Prepared};
 use crate::error::{ErrorClass, ErrorCode};
 use crate::session::Actor;
 use crate::store::Store;
@@ -73,8 +73,8 @@ pub struct ImportReport {
     pub cancelled: usize,
     /// Originals removed after a verified import (when asked to).
     pub originals_deleted: usize,
-    /// Originals that could not be removed, and why; their photos are
-    /// safely in the store all the same.
+    /// Originals that were not removed, and why; each file's outcome says
+    /// whether its photo is in the store.
     pub originals_kept: Vec<String>,
 }
 
@@ -114,8 +114,8 @@ pub struct ImportControl<'a> {
     /// Threads preparing files; 0 means one per core.
     pub workers: usize,
     /// Delete each original (e.g. on a camera card) once its photo is
-    /// safely in the store. Symbolic links and their targets are never
-    /// deleted.
+    /// safely in the store: its bytes there, not purged by retention.
+    /// Symbolic links and their targets are never deleted.
     pub delete_originals: bool,
 }
 
@@ -213,6 +213,9 @@ pub fn import_paths_with(
     }
     .min(jobs.len().max(1));
     let next = AtomicUsize::new(0);
+    // Each stored file's SHA-256: an original is deleted only while the
+    // store holds exactly that picture.
+    let mut digests: Vec<Option<String>> = vec![None; total];
     let (tx, rx) = mpsc::sync_channel::<Message>(workers);
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -245,6 +248,9 @@ pub fn import_paths_with(
                 Message::Prepared(..) if cancel.load(Ordering::Relaxed) => {}
                 Message::Prepared(index, prepared) => {
                     (tracker.progress)(Progress::Storing { index });
+                    if let Ok(p) = &prepared {
+                        digests[index] = Some(p.sha256.clone());
+                    }
                     let result = prepared.and_then(|p| store_prepared(store, actor, p, patient));
                     tracker.finish(index, Outcome::of(result));
                 }
@@ -259,28 +265,45 @@ pub fn import_paths_with(
         }
     }
     if delete_originals {
-        remove_originals(store, &mut report, &deletable);
+        let candidates = report
+            .files
+            .iter()
+            .zip(deletable.iter().zip(digests))
+            .filter(|(_, (ok, _))| **ok)
+            .filter_map(|(f, (_, sha256))| Some((f, sha256?)))
+            .filter_map(|(f, sha256)| {
+                let id = match &f.result {
+                    Outcome::Imported { id } => id,
+                    Outcome::Duplicate { existing_id } => existing_id,
+                    Outcome::Rejected { .. } => return None,
+                };
+                Some(Original {
+                    path: f.path.clone(),
+                    id: id.clone(),
+                    sha256,
+                })
+            })
+            .collect();
+        remove_originals(store, &mut report, candidates);
     }
     report
 }
 
+/// An original whose photo was stored (or found already stored), as
+/// `media` `id` with this SHA-256.
+pub(super) struct Original {
+    pub(super) path: PathBuf,
+    pub(super) id: String,
+    pub(super) sha256: String,
+}
+
 /// Delete the originals of the photos now in the store, once the store has
 /// been written through to disk: its log is checkpointed (and so synced)
-/// first, so a power cut cannot lose a photo whose original is gone.
-fn remove_originals(store: &Store, report: &mut ImportReport, deletable: &[bool]) {
-    let safe: Vec<&Path> = report
-        .files
-        .iter()
-        .zip(deletable)
-        .filter(|(f, ok)| {
-            **ok && matches!(
-                f.result,
-                Outcome::Imported { .. } | Outcome::Duplicate { .. }
-            )
-        })
-        .map(|(f, _)| f.path.as_path())
-        .collect();
-    if safe.is_empty() {
+/// first, so a power cut cannot lose a photo whose original is gone. Each
+/// is checked once more after that, since another connection may have
+/// purged its photo meanwhile (the app's sync runs retention on its own).
+pub(super) fn remove_originals(store: &Store, report: &mut ImportReport, originals: Vec<Original>) {
+    if originals.is_empty() {
         return;
     }
     let synced = store
@@ -294,15 +317,30 @@ fn remove_originals(store: &Store, report: &mut ImportReport, deletable: &[bool]
     if let Err(why) = synced {
         let why =
             format!("The originals were kept: the store could not be synced to disk ({why}).");
-        report.originals_kept = safe.iter().map(|_| why.clone()).collect();
+        report.originals_kept = originals.iter().map(|_| why.clone()).collect();
         return;
     }
     let mut kept = Vec::new();
     let mut deleted = 0;
-    for path in safe {
-        match fs::remove_file(path) {
+    for original in originals {
+        let name = display_name(&original.path);
+        match holds(store.conn(), &original.id, &original.sha256) {
+            Ok(true) => {}
+            Ok(false) => {
+                kept.push(format!("{name}: the store does not hold its photo"));
+                continue;
+            }
+            Err(e) => {
+                kept.push(format!(
+                    "{name}: the store could not be checked ({})",
+                    e.code()
+                ));
+                continue;
+            }
+        }
+        match fs::remove_file(&original.path) {
             Ok(()) => deleted += 1,
-            Err(e) => kept.push(format!("{}: {}", display_name(path), e.kind())),
+            Err(e) => kept.push(format!("{name}: {}", e.kind())),
         }
     }
     report.originals_deleted = deleted;

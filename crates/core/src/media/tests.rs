@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::sync::atomic::AtomicBool;
 
@@ -533,4 +533,174 @@ fn heif_pictures_are_shown_as_jpeg_previews_and_the_rest_as_stored() {
     // Not decodable: the bytes as stored, with their own type.
     let cut = fixture("et_QuickTime.heic");
     assert_eq!(viewable(cut.clone(), "heic"), (cut, "image/heif"));
+}
+
+/// Stand in for a referral of `media` delivered with a receipt ten days
+/// ago, then let retention (7 days by default) purge it for real.
+fn sent_and_purged(store: &mut Store, by: &Actor, patient: i64, media: &str) {
+    let ten_days_ago = time::OffsetDateTime::now_utc() - time::Duration::days(10);
+    let stamp = ten_days_ago
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("stamp");
+    store
+        .conn()
+        .execute(
+            "INSERT INTO referrals (id, patient_id, team_id, team_name, organisation, \
+             clinical_question, urgency, state, confirmed_by, confirmed_at, created_by, \
+             created_at, updated_at, server_referral_id, receipt_json, delivered_at) \
+             VALUES ('r1', ?1, 'tv', 'Tissue Viability', 'NHS Lanarkshire', 'Healing?', \
+             'routine', 'delivered', ?2, ?3, ?2, ?3, ?3, 'srv-1', '{}', ?3)",
+            rusqlite::params![patient, by.id(), stamp],
+        )
+        .expect("referral");
+    store
+        .conn()
+        .execute(
+            "INSERT INTO referral_media (referral_id, media_id, position) VALUES ('r1', ?1, 0)",
+            [media],
+        )
+        .expect("referral media");
+    let purged =
+        crate::retention::purge_expired(store, by, time::OffsetDateTime::now_utc()).expect("purge");
+    assert_eq!(purged.purged, [media]);
+}
+
+/// A patient's photo imported from `source`, sent and purged by retention; its id.
+fn purged_photo(store: &mut Store, by: &Actor, source: &[u8]) -> (i64, String) {
+    let patient = add_patient(store, by);
+    let Imported::New { id, .. } = import_bytes(store, by, source, Some(patient)).expect("import")
+    else {
+        panic!("expected new");
+    };
+    sent_and_purged(store, by, patient, &id);
+    assert!(bytes(store, by, &id).expect("read").is_none(), "purged");
+    (patient, id)
+}
+
+#[test]
+fn a_purged_photo_imported_again_gets_its_bytes_back_in_its_own_record() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let source = fixture(SONY);
+    let (patient, id) = purged_photo(&mut store, &nurse, &source);
+
+    // Into the tray this time: the record keeps its patient and referral.
+    let again = import_bytes(&mut store, &nurse, &source, None).expect("import");
+    let Imported::New {
+        id: restored,
+        sha256,
+    } = again
+    else {
+        panic!("expected the photo imported again, got {again:?}");
+    };
+    assert_eq!(restored, id, "the same record, still named by its referral");
+    assert_eq!(count(&store, "media"), 1);
+    let stored = bytes(&mut store, &nurse, &id).expect("read").expect("held");
+    assert_eq!(hex::encode(Sha256::digest(&stored)), sha256);
+    assert!(thumbnail(&store, &id).expect("read").is_some());
+    let listed = list(&store, Some(Some(patient))).expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].has_thumbnail);
+    assert_eq!(
+        count_where(&store, "SELECT count(*) FROM media WHERE purged_at IS NULL"),
+        1
+    );
+    assert_eq!(
+        count_where(
+            &store,
+            "SELECT count(*) FROM referral_media WHERE media_id IN (SELECT id FROM media)"
+        ),
+        1
+    );
+
+    // Audited as a re-import after the purge, for the record's patient.
+    let (who, what, details): (Option<i64>, Option<String>, String) = store
+        .conn()
+        .query_row(
+            "SELECT patient_id, media_id, details FROM audit_log WHERE action = 'import' \
+             ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("audit");
+    assert_eq!((who, what.as_deref()), (Some(patient), Some(id.as_str())));
+    let details: serde_json::Value = serde_json::from_str(&details).expect("json");
+    assert_eq!(details["reimport"], true, "{details}");
+    assert!(details["purged_at"].is_string(), "{details}");
+    assert_eq!(import_entries(&store), 2);
+    assert!(crate::audit::verify(&store).expect("verify").is_intact());
+
+    // Held again, so now it is a duplicate.
+    let third = import_bytes(&mut store, &nurse, &source, None).expect("import");
+    assert_eq!(third, Imported::Duplicate { existing_id: id });
+    assert_eq!(import_entries(&store), 2);
+}
+
+fn import_deleting_originals(store: &mut Store, by: &Actor, card: &Path) -> ImportReport {
+    let cancel = AtomicBool::new(false);
+    import_paths_with(
+        store,
+        by,
+        &[card.to_owned()],
+        None,
+        ImportControl {
+            cancel: &cancel,
+            progress: &mut |_| {},
+            workers: 1,
+            delete_originals: true,
+        },
+    )
+}
+
+#[test]
+fn after_a_purge_an_original_is_deleted_only_once_the_store_holds_its_photo_again() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let (_, id) = purged_photo(&mut store, &nurse, &fixture(SONY));
+    let card = photo_folder(&[SONY]);
+    let original = card.path().join("00.jpg");
+
+    let report = import_deleting_originals(&mut store, &nurse, card.path());
+    assert_eq!(
+        report.files[0].result,
+        Outcome::Imported { id: id.clone() },
+        "{report:?}"
+    );
+    assert_eq!(report.originals_deleted, 1, "{report:?}");
+    assert!(!original.exists());
+    assert!(bytes(&mut store, &nurse, &id).expect("read").is_some());
+}
+
+#[test]
+fn an_original_is_kept_when_its_photo_is_no_longer_in_the_store() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let source = fixture(SONY);
+    let sha256 = clinshare_media::sanitise(&source, &Default::default())
+        .expect("sanitise")
+        .sha256_hex();
+    let (_, id) = purged_photo(&mut store, &nurse, &source);
+    let card = photo_folder(&[SONY, CANON]);
+    let (purged_original, other) = (card.path().join("00.jpg"), card.path().join("01.jpg"));
+
+    // As when the app's sync purges the photo between storing and deleting,
+    // or the original is claimed for another record or other bytes.
+    let mut report = ImportReport::default();
+    let originals = vec![
+        batch::Original {
+            path: purged_original.clone(),
+            id: id.clone(),
+            sha256: sha256.clone(),
+        },
+        batch::Original {
+            path: other.clone(),
+            id: "no-such-media".into(),
+            sha256,
+        },
+    ];
+    batch::remove_originals(&store, &mut report, originals);
+    assert_eq!(report.originals_deleted, 0, "{report:?}");
+    assert_eq!(report.originals_kept.len(), 2, "{report:?}");
+    assert!(report.originals_kept[0].contains("the store does not hold its photo"));
+    assert!(purged_original.exists() && other.exists());
 }
