@@ -121,6 +121,7 @@ fn format_code(f: MediaFormat) -> &'static str {
         MediaFormat::Heic => "heic",
         MediaFormat::Heif => "heif",
         MediaFormat::Avif => "avif",
+        MediaFormat::Tiff => "tiff",
         MediaFormat::Mp4 => "mp4",
         MediaFormat::Mov => "mov",
     }

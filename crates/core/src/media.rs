@@ -433,10 +433,11 @@ pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSumm
 }
 
 /// A picture as a webview can show it, by its stored format name: a
-/// HEIF/HEIC/AVIF picture as a JPEG preview (long edge 1600 px) made in
-/// memory, anything else unchanged; with its MIME type.
+/// HEIF/HEIC/AVIF or TIFF picture (which WebKitGTK cannot draw) as a JPEG
+/// preview (long edge 1600 px) made in memory, anything else unchanged;
+/// with its MIME type.
 pub fn viewable(bytes: Vec<u8>, format: &str) -> (Vec<u8>, &'static str) {
-    if matches!(format, "heic" | "heif" | "avif") {
+    if matches!(format, "heic" | "heif" | "avif" | "tiff") {
         if let Ok(preview) = clinshare_media::thumbnail(&bytes, clinshare_media::PREVIEW_PX) {
             return (preview, "image/jpeg");
         }
@@ -452,6 +453,7 @@ pub fn mime_of(format: &str) -> &'static str {
         "webp" => "image/webp",
         "heic" | "heif" => "image/heif",
         "avif" => "image/avif",
+        "tiff" => "image/tiff",
         "mp4" => "video/mp4",
         "mov" => "video/quicktime",
         "3gp" => "video/3gpp",

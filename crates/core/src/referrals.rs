@@ -708,6 +708,7 @@ fn media_item(store: &Store, media_id: &str) -> Result<(MediaItem, Vec<u8>), Blo
         Format::Heic => MediaFormat::Heic,
         Format::Heif => MediaFormat::Heif,
         Format::Avif => MediaFormat::Avif,
+        Format::Tiff => MediaFormat::Tiff,
         Format::Mp4 => MediaFormat::Mp4,
         Format::Mov => MediaFormat::Mov,
         Format::ThreeGp => {

@@ -8,7 +8,7 @@ use crate::Format;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MediaError {
-    #[error("this file type is not supported ({detected}). Please use JPEG, PNG, WebP, HEIC/AVIF, MP4 or MOV")]
+    #[error("this file type is not supported ({detected}). Please use JPEG, PNG, WebP, HEIC/AVIF, TIFF, MP4 or MOV")]
     UnsupportedFormat { detected: String },
 
     #[error("the file is too large ({size} bytes; the limit is {limit} bytes)")]

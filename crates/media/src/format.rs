@@ -15,6 +15,8 @@ pub enum Format {
     /// HEIF with another or unspecified codec.
     Heif,
     Avif,
+    /// Baseline TIFF stills (scanners, some clinical cameras).
+    Tiff,
     Mp4,
     Mov,
     #[serde(rename = "3gp")]
@@ -31,6 +33,7 @@ impl Format {
             Self::Heic => "heic",
             Self::Heif => "heif",
             Self::Avif => "avif",
+            Self::Tiff => "tif",
             Self::Mp4 => "mp4",
             Self::Mov => "mov",
             Self::ThreeGp => "3gp",
@@ -45,6 +48,7 @@ impl Format {
             Self::Heic => "image/heic",
             Self::Heif => "image/heif",
             Self::Avif => "image/avif",
+            Self::Tiff => "image/tiff",
             Self::Mp4 => "video/mp4",
             Self::Mov => "video/quicktime",
             Self::ThreeGp => "video/3gpp",
@@ -73,6 +77,7 @@ impl fmt::Display for Format {
             Self::Heic => "HEIC",
             Self::Heif => "HEIF",
             Self::Avif => "AVIF",
+            Self::Tiff => "TIFF",
             Self::Mp4 => "MP4",
             Self::Mov => "MOV",
             Self::ThreeGp => "3GP",

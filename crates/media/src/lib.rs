@@ -14,7 +14,8 @@
 //! verified by independent readers and decoded; if anything fails, the caller
 //! gets an error and must not store the file.
 //!
-//! TIFF/DNG and GIF are rejected with [`MediaError::UnsupportedFormat`].
+//! Baseline TIFF is rewritten from an allowlist of its tags (`tiff.rs`);
+//! DNG, BigTIFF and GIF are rejected with [`MediaError::UnsupportedFormat`].
 #![forbid(unsafe_code)]
 
 mod bmff;
@@ -28,6 +29,7 @@ mod png;
 mod report;
 mod sniff;
 mod thumbnail;
+mod tiff;
 mod verify;
 mod webp;
 
@@ -94,6 +96,10 @@ pub fn sanitise_reusing(
         }
         Format::WebP => {
             let (s, p) = webp::sanitise(bytes, limits)?;
+            (s, Some(p))
+        }
+        Format::Tiff => {
+            let (s, p) = tiff::sanitise(bytes, limits)?;
             (s, Some(p))
         }
         // HEIF and video are rewritten box by box with the coded data left

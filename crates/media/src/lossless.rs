@@ -20,6 +20,13 @@ pub(crate) struct Picture<'a> {
     colour: Vec<&'a [u8]>,
 }
 
+impl<'a> Picture<'a> {
+    /// A picture from its parts in decoder order, and its colour parts.
+    pub(crate) fn from_parts(coding: Vec<&'a [u8]>, colour: Vec<&'a [u8]>) -> Self {
+        Self { coding, colour }
+    }
+}
+
 /// Fails unless `output` carries exactly the picture data of `input` (for
 /// tests; the sanitiser compares the pictures of the walks it makes).
 #[cfg(test)]

@@ -4,10 +4,10 @@ use crate::{Format, MediaError};
 
 /// Detects the container format from the leading bytes.
 ///
-/// Known but unsupported formats (TIFF/DNG, GIF, BMP, ...) are rejected with
-/// an [`MediaError::UnsupportedFormat`] naming what was found: TIFF and DNG
-/// carry metadata in the same IFDs as the pixel layout and GIF has no
-/// clinical use, so they are rejected rather than half-supported.
+/// Known but unsupported formats (GIF, BMP, ...) are rejected with an
+/// [`MediaError::UnsupportedFormat`] naming what was found. Classic TIFF
+/// is sniffed as [`Format::Tiff`]; BigTIFF and camera raw files built on
+/// TIFF (DNG, CR2, ...) are refused by name once their directory is read.
 pub fn sniff(bytes: &[u8]) -> Result<Format, MediaError> {
     let unsupported = |what: &str| MediaError::UnsupportedFormat {
         detected: what.to_owned(),
@@ -40,8 +40,17 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, MediaError> {
     ) {
         return Ok(Format::Mov);
     }
-    let detected = if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
-        "TIFF/DNG image (TIFF and camera raw files are not accepted; export as JPEG)"
+    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        // Canon CR2 marks itself right after the header.
+        if &bytes[8..10] == b"CR" {
+            return Err(unsupported(
+                "camera raw image (CR2); export it as JPEG or TIFF",
+            ));
+        }
+        return Ok(Format::Tiff);
+    }
+    let detected = if bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+") {
+        "BigTIFF image (save it as a standard TIFF or JPEG)"
     } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
         "GIF image"
     } else if bytes.starts_with(b"BM") {
@@ -130,6 +139,8 @@ mod tests {
             Some(Format::Png)
         );
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 ").ok(), Some(Format::WebP));
+        assert_eq!(sniff(b"II*\0\x08\0\0\0\0\0\0\0").ok(), Some(Format::Tiff));
+        assert_eq!(sniff(b"MM\0*\0\0\0\x08\0\0\0\0").ok(), Some(Format::Tiff));
         assert_eq!(sniff(&ftyp(b"heic", &[b"mif1"])).ok(), Some(Format::Heic));
         assert_eq!(sniff(&ftyp(b"mif1", &[b"avif"])).ok(), Some(Format::Avif));
         assert_eq!(sniff(&ftyp(b"mif1", &[b"miaf"])).ok(), Some(Format::Heif));
@@ -142,7 +153,8 @@ mod tests {
     fn names_what_it_rejects() {
         for (bytes, needle) in [
             (&b"GIF89a\x08\0\x08\0\0\0\0"[..], "GIF"),
-            (&b"II*\0\x08\0\0\0\0\0\0\0"[..], "TIFF"),
+            (&b"II+\0\x08\0\0\0\0\0\0\0"[..], "BigTIFF"),
+            (&b"II*\0\x10\0\0\0CR\x02\0"[..], "CR2"),
             (&b"hello world, not media"[..], "unrecognised"),
             (&b"\xFF\xD8"[..], "too short"),
         ] {

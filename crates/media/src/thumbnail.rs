@@ -33,6 +33,8 @@ pub fn thumbnail_with_limits(
     let max_px = max_px.max(1);
     let img = match format {
         Format::Jpeg => decode_jpeg_scaled(bytes, max_px, limits)?,
+        Format::Tiff => crate::tiff::decode(bytes, limits)
+            .map_err(|reason| MediaError::Undecodable { format, reason })?,
         Format::Png | Format::WebP => {
             let f = image_format(format).ok_or_else(|| MediaError::Internal {
                 reason: "no decoder for a still format".into(),

@@ -10,7 +10,7 @@
 //! The sanitiser adds the comparison with the original (`lossless.rs`).
 
 use crate::lossless::Picture;
-use crate::{bmff, jpeg, png, sniff, webp, Format, Limits, MediaError};
+use crate::{bmff, jpeg, png, sniff, tiff, webp, Format, Limits, MediaError};
 use serde::Serialize;
 use std::io::Cursor;
 use zune_core::bytestream::ZCursor;
@@ -97,6 +97,7 @@ pub(crate) fn verify_inner<'a>(
         )?,
         Format::Png => png::verify_structure(bytes, picture)?,
         Format::WebP => webp::verify_structure(bytes, picture)?,
+        Format::Tiff => tiff::verify_structure(bytes, limits, picture)?,
         _ => bmff::verify_structure(bytes, format, limits)?,
     };
     limits.check_dimensions(width, height)?;
@@ -135,13 +136,20 @@ pub(crate) fn verify_inner<'a>(
     })
 }
 
+/// The independent EXIF reader finds nothing but Orientation; in a TIFF,
+/// whose picture layout is itself a set of tags, nothing outside the
+/// first directory's allowlist.
 fn exif_only_orientation(bytes: &[u8], format: Format) -> Result<(), MediaError> {
+    let allowed = |f: &exif::Field| {
+        f.ifd_num == exif::In::PRIMARY
+            && (f.tag == exif::Tag::Orientation
+                || (format == Format::Tiff
+                    && f.tag.context() == exif::Context::Tiff
+                    && tiff::KEEP.contains(&f.tag.number())))
+    };
     match exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) {
         Ok(e) => {
-            if let Some(f) = e
-                .fields()
-                .find(|f| f.tag != exif::Tag::Orientation || f.ifd_num != exif::In::PRIMARY)
-            {
+            if let Some(f) = e.fields().find(|f| !allowed(f)) {
                 return Err(MediaError::verification(
                     format,
                     format!("EXIF tag {} is still present", f.tag),
@@ -165,6 +173,7 @@ pub(crate) fn image_format(format: Format) -> Option<image::ImageFormat> {
         Format::Jpeg => Some(image::ImageFormat::Jpeg),
         Format::Png => Some(image::ImageFormat::Png),
         Format::WebP => Some(image::ImageFormat::WebP),
+        Format::Tiff => Some(image::ImageFormat::Tiff),
         _ => None,
     }
 }
@@ -192,10 +201,11 @@ fn decode_dimensions(
     f: image::ImageFormat,
     limits: &Limits,
 ) -> Result<(u32, u32), String> {
-    if f == image::ImageFormat::Jpeg {
-        return jpeg_decode_dimensions(bytes, limits);
-    }
-    let img = decode(bytes, f, limits).map_err(|e| e.to_string())?;
+    let img = match f {
+        image::ImageFormat::Jpeg => return jpeg_decode_dimensions(bytes, limits),
+        image::ImageFormat::Tiff => tiff::decode(bytes, limits)?,
+        _ => decode(bytes, f, limits).map_err(|e| e.to_string())?,
+    };
     Ok((img.width(), img.height()))
 }
 

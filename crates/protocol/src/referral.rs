@@ -76,6 +76,7 @@ pub enum MediaFormat {
     Heic,
     Heif,
     Avif,
+    Tiff,
     Mp4,
     Mov,
 }

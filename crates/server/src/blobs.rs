@@ -956,6 +956,7 @@ fn expected_format(f: MediaFormat) -> Format {
         MediaFormat::Heic => Format::Heic,
         MediaFormat::Heif => Format::Heif,
         MediaFormat::Avif => Format::Avif,
+        MediaFormat::Tiff => Format::Tiff,
         MediaFormat::Mp4 => Format::Mp4,
         MediaFormat::Mov => Format::Mov,
     }

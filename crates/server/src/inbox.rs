@@ -107,6 +107,7 @@ pub(crate) fn mime(f: MediaFormat) -> &'static str {
         MediaFormat::Heic => "image/heic",
         MediaFormat::Heif => "image/heif",
         MediaFormat::Avif => "image/avif",
+        MediaFormat::Tiff => "image/tiff",
         MediaFormat::Mp4 => "video/mp4",
         MediaFormat::Mov => "video/quicktime",
     }

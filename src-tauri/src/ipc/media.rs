@@ -199,7 +199,8 @@ pub async fn pick_files(app: AppHandle, request: PickRequest) -> Result<Vec<Stri
                 .add_filter(
                     "Photos and videos",
                     &[
-                        "jpg", "jpeg", "png", "webp", "heic", "heif", "avif", "mp4", "mov", "3gp",
+                        "jpg", "jpeg", "png", "webp", "heic", "heif", "avif", "tif", "tiff", "mp4",
+                        "mov", "3gp",
                     ],
                 )
                 .blocking_pick_files()

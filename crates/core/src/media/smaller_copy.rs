@@ -97,7 +97,7 @@ pub fn smaller_copy(
     if source.bytes.len() as u64 <= max_bytes {
         return Ok(media_id.to_owned());
     }
-    if !matches!(source.format.as_str(), "jpeg" | "png" | "webp") {
+    if !matches!(source.format.as_str(), "jpeg" | "png" | "webp" | "tiff") {
         return Err(SmallerCopyError::NotAPhoto(source.format.to_uppercase()));
     }
     let copy = EDGES
