@@ -2,13 +2,18 @@
 //!
 //! Kept: the track structure needed to play (mvhd, trak, tkhd, edts, tref,
 //! mdia, mdhd, hdlr, minf, media headers, dinf, stbl and its tables) for
-//! video, audio and timecode tracks. Dropped: udta and meta anywhere (©xyz,
-//! loci, Apple mdta keys for location/make/model/software, covers and
-//! thumbnails), uuid boxes (XMP, vendor data), timed-metadata and text
-//! tracks (their samples are zeroed in mdat), and unknown boxes. Creation
-//! and modification times in mvhd/tkhd/mdhd are zeroed. Chunk offsets
-//! (stco/co64) are remapped so the media data is still found after boxes
-//! before it shrank. Fragmented and encrypted movies are rejected.
+//! video, audio, auxiliary video and HEIF image-sequence (`pict`) tracks:
+//! a burst's or a live photo's pictures are pictures. Dropped: udta and
+//! meta anywhere (©xyz, loci, Apple mdta keys for location/make/model/
+//! software, covers and thumbnails), uuid boxes (XMP, vendor data),
+//! timed-metadata, text and timecode tracks (a timecode's first sample is
+//! the time of day the recording started; their samples are zeroed in
+//! mdat), references to dropped tracks, and unknown boxes. Creation and
+//! modification times in mvhd/tkhd/mdhd are zeroed; handler names
+//! ("GoPro AVC") become empty and a visual sample entry's compressor name
+//! ("GoPro AVC encoder") is zeroed. Chunk offsets (stco/co64) are remapped
+//! so the media data is still found after boxes before it shrank.
+//! Fragmented and encrypted movies are rejected.
 
 use super::boxes::{children, put_uint, rewrap, write_box, BoxHdr, Reader};
 use super::{Ctx, OffsetMap};
@@ -16,7 +21,7 @@ use crate::report::{fourcc_name, RemovedKind};
 use crate::MediaError;
 
 /// Track handlers that carry picture or sound; every other track is dropped.
-pub(crate) const KEPT_HANDLERS: &[&[u8; 4]] = &[b"vide", b"soun", b"tmcd", b"auxv"];
+pub(crate) const KEPT_HANDLERS: &[&[u8; 4]] = &[b"vide", b"soun", b"auxv", b"pict"];
 pub(crate) const STBL_KEEP: &[&[u8; 4]] = &[
     b"stsd", b"stts", b"ctts", b"cslg", b"stss", b"stps", b"sdtp", b"stsc", b"stsz", b"stz2",
     b"sgpd", b"sbgp", b"subs", b"padb", b"stdp", b"stco", b"co64",
@@ -55,6 +60,12 @@ pub(crate) fn build_moov(
     };
     let mut body = Vec::new();
     let mut saw_mvhd = false;
+    let mut kept_tracks = Vec::new();
+    for c in ctx.children(moov.body, moov.end)? {
+        if &c.kind == b"trak" && KEPT_HANDLERS.contains(&&handler_of(ctx, &c)?) {
+            kept_tracks.extend(track_id(ctx, &c)?);
+        }
+    }
     for c in ctx.children(moov.body, moov.end)? {
         match &c.kind {
             b"mvhd" => {
@@ -63,7 +74,7 @@ pub(crate) fn build_moov(
                 facts.created = created;
                 body.extend_from_slice(&raw);
             }
-            b"trak" => build_trak(ctx, &c, map, &mut body, &mut facts)?,
+            b"trak" => build_trak(ctx, &c, map, &kept_tracks, &mut body, &mut facts)?,
             b"iods" => body.extend_from_slice(c.raw(data)),
             b"mvex" | b"moof" => return Err(ctx.unsupported("fragmented movie")),
             _ => ctx.drop_box(&c),
@@ -94,10 +105,110 @@ fn handler_of(ctx: &mut Ctx<'_>, trak: &BoxHdr) -> Result<[u8; 4], MediaError> {
     Err(ctx.malformed("a track has no handler"))
 }
 
+/// The track's id from its header.
+fn track_id(ctx: &mut Ctx<'_>, trak: &BoxHdr) -> Result<Option<u32>, MediaError> {
+    let data = ctx.data;
+    for c in ctx.children(trak.body, trak.end)? {
+        if &c.kind == b"tkhd" {
+            let b = c.body(data);
+            let at = if b.first() == Some(&1) { 20 } else { 12 };
+            return Ok(b
+                .get(at..at + 4)
+                .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]])));
+        }
+    }
+    Ok(None)
+}
+
+/// Track references with every id of a dropped track taken out, and
+/// reference types left empty dropped (a video's `tmcd` reference to the
+/// timecode track, a `chap` reference to a chapter text track).
+fn build_tref(
+    ctx: &mut Ctx<'_>,
+    tref: &BoxHdr,
+    kept: &[u32],
+    out: &mut Vec<u8>,
+) -> Result<(), MediaError> {
+    let data = ctx.data;
+    let mut body = Vec::new();
+    for r in ctx.children(tref.body, tref.end)? {
+        let ids: Vec<u32> = r
+            .body(data)
+            .chunks_exact(4)
+            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+            .collect();
+        let keep: Vec<u8> = ids
+            .iter()
+            .filter(|id| kept.contains(id))
+            .flat_map(|id| id.to_be_bytes())
+            .collect();
+        if keep.len() < 4 * ids.len() {
+            ctx.removed.add(
+                RemovedKind::MetadataTrack,
+                Some(&format!("{} reference", fourcc_name(&r.kind))),
+                4 * ids.len() - keep.len(),
+            );
+        }
+        if !keep.is_empty() {
+            write_box(&mut body, &r.kind, &keep);
+        }
+    }
+    if !body.is_empty() {
+        write_box(out, b"tref", &body);
+    }
+    Ok(())
+}
+
+/// A handler box with its name emptied: one zero byte, which reads as an
+/// empty string both as ISO's C string and as QuickTime's counted string.
+fn neutral_hdlr(ctx: &mut Ctx<'_>, hdlr: &BoxHdr) -> Result<Vec<u8>, MediaError> {
+    let b = hdlr.body(ctx.data);
+    let fixed = b
+        .get(..24)
+        .ok_or_else(|| ctx.malformed("a handler box is cut short"))?;
+    if b.len() > 25 || b.get(24).is_some_and(|&x| x != 0) {
+        ctx.removed
+            .add(RemovedKind::UserData, Some("handler name"), b.len() - 24);
+    }
+    let mut body = fixed.to_vec();
+    body.push(0);
+    let mut out = Vec::with_capacity(body.len() + 8);
+    write_box(&mut out, b"hdlr", &body);
+    Ok(out)
+}
+
+/// Offset of a visual sample entry's 32-byte compressor name, from the
+/// entry's start: size and type (8), reserved and data reference (8),
+/// predefined and reserved (16), size (4), resolution (8), reserved (4),
+/// frame count (2).
+const COMPRESSOR_NAME: std::ops::Range<usize> = 50..82;
+
+/// A sample description with every visual entry's compressor name zeroed.
+fn neutral_stsd(ctx: &mut Ctx<'_>, stsd: &BoxHdr, visual: bool) -> Result<Vec<u8>, MediaError> {
+    let mut raw = stsd.raw(ctx.data).to_vec();
+    if visual {
+        let entries = ctx.children(stsd.body + 8, stsd.end)?;
+        for e in entries {
+            let at = e.start - stsd.start;
+            let name = at + COMPRESSOR_NAME.start..at + COMPRESSOR_NAME.end;
+            if e.end - e.start < COMPRESSOR_NAME.end {
+                return Err(ctx.malformed("a visual sample entry is cut short"));
+            }
+            if raw[name.clone()].iter().any(|&x| x != 0) {
+                ctx.removed
+                    .add(RemovedKind::UserData, Some("compressor name"), 32);
+                raw[name].fill(0);
+            }
+        }
+    }
+    Ok(raw)
+}
+
 fn build_trak(
     ctx: &mut Ctx<'_>,
     trak: &BoxHdr,
     map: &dyn OffsetMap,
+    kept_tracks: &[u32],
     out: &mut Vec<u8>,
     facts: &mut MoovFacts,
 ) -> Result<(), MediaError> {
@@ -133,7 +244,8 @@ fn build_trak(
     for c in ctx.children(trak.body, trak.end)? {
         match &c.kind {
             b"tkhd" => body.extend_from_slice(&zero_times(ctx, &c)?.0),
-            b"mdia" => build_mdia(ctx, &c, map, &mut body)?,
+            b"tref" => build_tref(ctx, &c, kept_tracks, &mut body)?,
+            b"mdia" => build_mdia(ctx, &c, map, visual(&handler), &mut body)?,
             k if TRAK_KEEP.contains(&k) => body.extend_from_slice(c.raw(data)),
             _ => ctx.drop_box(&c),
         }
@@ -142,10 +254,16 @@ fn build_trak(
     Ok(())
 }
 
+/// Tracks whose sample entries are visual (and carry a compressor name).
+fn visual(handler: &[u8; 4]) -> bool {
+    matches!(handler, b"vide" | b"auxv" | b"pict")
+}
+
 fn build_mdia(
     ctx: &mut Ctx<'_>,
     mdia: &BoxHdr,
     map: &dyn OffsetMap,
+    visual: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), MediaError> {
     let data = ctx.data;
@@ -153,7 +271,8 @@ fn build_mdia(
     for c in ctx.children(mdia.body, mdia.end)? {
         match &c.kind {
             b"mdhd" => body.extend_from_slice(&zero_times(ctx, &c)?.0),
-            b"minf" => build_minf(ctx, &c, map, &mut body)?,
+            b"hdlr" => body.extend_from_slice(&neutral_hdlr(ctx, &c)?),
+            b"minf" => build_minf(ctx, &c, map, visual, &mut body)?,
             k if MDIA_KEEP.contains(&k) => body.extend_from_slice(c.raw(data)),
             _ => ctx.drop_box(&c),
         }
@@ -166,6 +285,7 @@ fn build_minf(
     ctx: &mut Ctx<'_>,
     minf: &BoxHdr,
     map: &dyn OffsetMap,
+    visual: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), MediaError> {
     let data = ctx.data;
@@ -173,7 +293,8 @@ fn build_minf(
     for c in ctx.children(minf.body, minf.end)? {
         match &c.kind {
             b"dinf" => body.extend_from_slice(&canonical_dinf(ctx, &c)?),
-            b"stbl" => build_stbl(ctx, &c, map, &mut body)?,
+            b"hdlr" => body.extend_from_slice(&neutral_hdlr(ctx, &c)?),
+            b"stbl" => build_stbl(ctx, &c, map, visual, &mut body)?,
             k if MINF_KEEP.contains(&k) => body.extend_from_slice(c.raw(data)),
             _ => ctx.drop_box(&c),
         }
@@ -186,12 +307,14 @@ fn build_stbl(
     ctx: &mut Ctx<'_>,
     stbl: &BoxHdr,
     map: &dyn OffsetMap,
+    visual: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), MediaError> {
     let data = ctx.data;
     let mut body = Vec::new();
     for c in ctx.children(stbl.body, stbl.end)? {
         match &c.kind {
+            b"stsd" => body.extend_from_slice(&neutral_stsd(ctx, &c, visual)?),
             b"stco" | b"co64" => {
                 let wide = &c.kind == b"co64";
                 let offsets = chunk_offsets(ctx, &c)?;
@@ -521,12 +644,27 @@ fn verify_container(
                 }
             }
             b"stco" | b"co64" => offsets.extend(chunk_offsets(ctx, &c).map_err(|e| e.to_string())?),
-            b"stsd" if dims.is_none() && handler == Some(*b"vide") => {
-                if let Some(x) = c.body(data).get(40..44) {
-                    *dims = Some((
-                        u32::from(u16::from_be_bytes([x[0], x[1]])),
-                        u32::from(u16::from_be_bytes([x[2], x[3]])),
-                    ));
+            b"hdlr"
+                if c.body(data)
+                    .get(24..)
+                    .is_some_and(|n| n.len() > 1 || n.first() != Some(&0)) =>
+            {
+                return Err("a handler still carries a name".into());
+            }
+            b"stsd" if handler.as_ref().is_some_and(visual) => {
+                for e in children(data, c.body + 8, c.end, &mut ctx.budget)? {
+                    let name = e.start + COMPRESSOR_NAME.start..e.start + COMPRESSOR_NAME.end;
+                    if data.get(name).is_none_or(|n| n.iter().any(|&x| x != 0)) {
+                        return Err("a sample entry still carries a compressor name".into());
+                    }
+                }
+                if dims.is_none() && handler == Some(*b"vide") {
+                    if let Some(x) = c.body(data).get(40..44) {
+                        *dims = Some((
+                            u32::from(u16::from_be_bytes([x[0], x[1]])),
+                            u32::from(u16::from_be_bytes([x[2], x[3]])),
+                        ));
+                    }
                 }
             }
             b"dinf" => {
