@@ -4,6 +4,10 @@
 //! Orientation is kept as a one-tag EXIF block (rather than baked into the
 //! pixels) because baking requires re-encoding, which would break the promise
 //! that pixels and entropy-coded data stay byte-identical.
+//!
+//! Some files carry their orientation only in XMP (`tiff:Orientation`);
+//! [`xmp_orientation`] reads it there, so that dropping the XMP packet does
+//! not turn the picture on its side.
 
 use crate::report::{CaptureTime, CaptureTimeSource};
 use exif::{In, Tag, Value};
@@ -108,6 +112,82 @@ fn is_utc_offset(s: &str) -> bool {
         && b[4..6].iter().all(u8::is_ascii_digit)
 }
 
+/// The XMP namespace whose `Orientation` property mirrors EXIF's.
+const TIFF_NS: &str = "http://ns.adobe.com/tiff/1.0/";
+
+/// `tiff:Orientation` (1–8) from an XMP packet, as an attribute
+/// (`tiff:Orientation="6"`) or an element (`<tiff:Orientation>6</…>`),
+/// under whichever prefix the packet binds to the TIFF namespace (and
+/// `tiff`, the conventional one). The first valid value wins; anything
+/// else (a damaged packet, a value out of range) yields `None`.
+pub(crate) fn xmp_orientation(xmp: &[u8]) -> Option<u16> {
+    let text = String::from_utf8_lossy(xmp);
+    let mut prefixes = vec!["tiff".to_owned()];
+    let mut rest = &text[..];
+    while let Some(i) = rest.find("xmlns:") {
+        rest = &rest[i + 6..];
+        let name_len = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
+        let (name, after) = rest.split_at(name_len);
+        if let Some((uri, _)) = attribute_value(after) {
+            if uri == TIFF_NS && !prefixes.iter().any(|p| p == name) {
+                prefixes.push(name.to_owned());
+            }
+        }
+    }
+    prefixes
+        .iter()
+        .find_map(|p| property_value(&text, &format!("{p}:Orientation")))
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// After an attribute's name: `= "value"` (or single quotes), with the
+/// value and what follows it.
+fn attribute_value(s: &str) -> Option<(&str, &str)> {
+    let s = s.trim_start().strip_prefix('=')?.trim_start();
+    let quote = s.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    let s = &s[1..];
+    let end = s.find(quote)?;
+    Some((&s[..end], &s[end + 1..]))
+}
+
+/// The first valid orientation given by `name` as an attribute or element.
+fn property_value(text: &str, name: &str) -> Option<u16> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let before = text[..at].chars().next_back();
+        let after = &text[from..];
+        if after.chars().next().is_some_and(is_name_char) {
+            continue;
+        }
+        let value = match before {
+            // An element: its text, after any attributes of its own.
+            Some('<') => {
+                let close = after.find('>')?;
+                if after[..close].ends_with('/') {
+                    continue;
+                }
+                let body = &after[close + 1..];
+                body.find('<').map(|end| &body[..end])
+            }
+            // An attribute of another element.
+            Some(c) if c.is_whitespace() => attribute_value(after).map(|(v, _)| v),
+            _ => None,
+        };
+        let parsed = value
+            .and_then(|v| v.trim().parse::<u16>().ok())
+            .filter(|v| (1..=8).contains(v));
+        if parsed.is_some() {
+            return parsed;
+        }
+    }
+    None
+}
+
 /// A big-endian TIFF block with a single IFD0 entry: Orientation.
 pub(crate) fn minimal_tiff(orientation: u16) -> Vec<u8> {
     let mut v = Vec::with_capacity(26);
@@ -171,5 +251,45 @@ mod tests {
     #[test]
     fn garbage_yields_nothing() {
         assert_eq!(read_facts(b"not exif at all"), ExifFacts::default());
+    }
+
+    #[test]
+    fn xmp_orientation_as_attribute_or_element_under_any_bound_prefix() {
+        let attr = br#"<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/>"#;
+        assert_eq!(xmp_orientation(attr), Some(6));
+        let single = b"<rdf:Description tiff:Orientation = '8' tiff:Make='x'/>";
+        assert_eq!(xmp_orientation(single), Some(8));
+        let element = b"<rdf:Description><tiff:Orientation>3</tiff:Orientation></rdf:Description>";
+        assert_eq!(xmp_orientation(element), Some(3));
+        let typed = b"<tiff:Orientation rdf:datatype=\"int\">\n  5\n</tiff:Orientation>";
+        assert_eq!(xmp_orientation(typed), Some(5));
+        let other = br#"<x xmlns:t="http://ns.adobe.com/tiff/1.0/" t:Orientation="7"/>"#;
+        assert_eq!(xmp_orientation(other), Some(7));
+    }
+
+    #[test]
+    fn xmp_orientation_ignores_lookalikes_and_bad_values() {
+        for xmp in [
+            &b"<x tiff:OrientationX=\"6\" exif:Orientation=\"6\"/>"[..],
+            b"<x tiff:Orientation=\"9\"/>",
+            b"<x tiff:Orientation=\"0\"/>",
+            b"<x tiff:Orientation=\"six\"/>",
+            b"<tiff:Orientation/>",
+            b"</tiff:Orientation>",
+            b"tiff:Orientation=\"6",
+            b"",
+        ] {
+            assert_eq!(
+                xmp_orientation(xmp),
+                None,
+                "{}",
+                String::from_utf8_lossy(xmp)
+            );
+        }
+        // A bad value first does not hide a good one later.
+        assert_eq!(
+            xmp_orientation(b"<a tiff:Orientation=\"x\"/><b tiff:Orientation=\"2\"/>"),
+            Some(2)
+        );
     }
 }
