@@ -71,6 +71,12 @@ pub enum RemovedKind {
     UnreferencedData,
     /// HEIF item property that is not needed to render the picture.
     ItemProperty,
+    /// Damaged bytes outside the coded picture: a segment whose length ran
+    /// past its real end, stray bytes between segments.
+    Damaged,
+    /// HEIF auxiliary image other than an alpha plane (depth map, portrait
+    /// or segmentation matte, HDR gain map).
+    AuxiliaryImage,
 }
 
 /// One removed kind of thing: how many and how many bytes.
@@ -165,8 +171,9 @@ pub struct Sanitised {
     pub width: u32,
     pub height: u32,
     /// EXIF orientation (1–8) kept in the file so the picture displays upright;
-    /// `None` when the source had none. For HEIF it is informational only:
-    /// HEIF rotation lives in the `irot`/`imir` properties, which are kept.
+    /// `None` when the source had none. For HEIF it is what the primary
+    /// item's `irot`/`imir` properties show: those kept, or those added from
+    /// the removed EXIF's (else XMP's) orientation.
     pub orientation: Option<u16>,
     pub captured_at: Option<CaptureTime>,
     pub removed: Vec<Removed>,

@@ -32,6 +32,262 @@ pub(crate) const IMAGE_ITEMS: &[&[u8; 4]] = &[
     b"hvc1", b"av01", b"grid", b"iovl", b"iden", b"jpeg", b"vvc1", b"unci", b"tmap", b"hvt1",
     b"lhv1",
 ];
+/// The auxiliary image types needed to render the picture: alpha planes.
+/// Any other auxiliary image (depth, mattes, Apple's HDR gain map) goes.
+pub(crate) const ALPHA_AUX_TYPES: &[&str] = &[
+    "urn:mpeg:mpegB:cicp:systems:auxiliary:alpha",
+    "urn:mpeg:hevc:2015:auxid:1",
+];
+/// `imir` modes as ISO/IEC 23008-12 (amended; the field was first called
+/// `axis`) and libheif read them: 0 exchanges top and bottom, 1 left and
+/// right.
+const MIRROR_TOP_BOTTOM: u8 = 0;
+const MIRROR_LEFT_RIGHT: u8 = 1;
+/// Indices that fit ipma's narrow (7-bit) property index.
+const NARROW_INDEX_MAX: usize = 0x7F;
+const WIDE_INDEX_MAX: usize = 0x7FFF;
+
+/// A transformative property of the primary item, in the order listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transform {
+    /// `irot`: anti-clockwise quarter turns.
+    Rotate(u8),
+    /// `imir`: [`MIRROR_TOP_BOTTOM`] or [`MIRROR_LEFT_RIGHT`].
+    Mirror(u8),
+}
+
+/// The `irot`/`imir` properties (applied in this order) that display a
+/// picture as an EXIF orientation (1–8) asks; none for 1 or a bad value.
+pub(crate) fn transforms_for(orientation: u16) -> Vec<Transform> {
+    use Transform::{Mirror, Rotate};
+    match orientation {
+        2 => vec![Mirror(MIRROR_LEFT_RIGHT)],
+        3 => vec![Rotate(2)],
+        4 => vec![Mirror(MIRROR_TOP_BOTTOM)],
+        // Transpose: a quarter turn anti-clockwise, then top for bottom.
+        5 => vec![Rotate(1), Mirror(MIRROR_TOP_BOTTOM)],
+        6 => vec![Rotate(3)],
+        // Transverse: a quarter turn clockwise, then top for bottom.
+        7 => vec![Rotate(3), Mirror(MIRROR_TOP_BOTTOM)],
+        8 => vec![Rotate(1)],
+        _ => vec![],
+    }
+}
+
+type Matrix = [[i8; 2]; 2];
+
+/// Where a transform sends a point (x right, y down, about the centre).
+fn matrix(t: Transform) -> Matrix {
+    match t {
+        Transform::Rotate(a) => {
+            let mut m = [[1, 0], [0, 1]];
+            for _ in 0..(a & 3) {
+                // A quarter turn anti-clockwise: right goes to the top.
+                m = mul([[0, 1], [-1, 0]], m);
+            }
+            m
+        }
+        Transform::Mirror(MIRROR_TOP_BOTTOM) => [[1, 0], [0, -1]],
+        Transform::Mirror(_) => [[-1, 0], [0, 1]],
+    }
+}
+
+fn mul(a: Matrix, b: Matrix) -> Matrix {
+    let mut m = [[0; 2]; 2];
+    for (i, row) in m.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = a[i][0] * b[0][j] + a[i][1] * b[1][j];
+        }
+    }
+    m
+}
+
+/// The EXIF orientation (1–8) that shows what `transforms`, applied in
+/// order, show.
+pub(crate) fn orientation_of(transforms: &[Transform]) -> u16 {
+    // EXIF 1–8 as matrices: identity, left-right, half turn, top-bottom,
+    // transpose, clockwise, transverse, anti-clockwise.
+    const EXIF: [Matrix; 8] = [
+        [[1, 0], [0, 1]],
+        [[-1, 0], [0, 1]],
+        [[-1, 0], [0, -1]],
+        [[1, 0], [0, -1]],
+        [[0, 1], [1, 0]],
+        [[0, -1], [1, 0]],
+        [[0, -1], [-1, 0]],
+        [[0, 1], [-1, 0]],
+    ];
+    let m = transforms
+        .iter()
+        .fold([[1, 0], [0, 1]], |m, &t| mul(matrix(t), m));
+    EXIF.iter()
+        .position(|e| *e == m)
+        .map_or(1, |i| i as u16 + 1)
+}
+
+/// One item property association box: entries of item id and associations
+/// (bit 15 essential, the low 15 bits the 1-based property index).
+#[derive(Debug, Clone)]
+struct Ipma {
+    version: u8,
+    flags: [u8; 3],
+    entries: Vec<(u32, Vec<u16>)>,
+}
+
+impl Ipma {
+    fn wide(&self) -> bool {
+        self.flags[2] & 1 != 0
+    }
+}
+
+fn parse_ipma(body: &[u8]) -> Result<Ipma, String> {
+    let mut r = Reader::new(body);
+    let version = r.u8()?;
+    let f = r.bytes(3)?;
+    let flags = [f[0], f[1], f[2]];
+    let wide = flags[2] & 1 != 0;
+    let n = r.u32()?;
+    let mut entries = Vec::with_capacity((n as usize).min(r.remaining()));
+    for _ in 0..n {
+        let id = if version < 1 {
+            u32::from(r.u16()?)
+        } else {
+            r.u32()?
+        };
+        let k = r.u8()?;
+        let mut assoc = Vec::with_capacity(usize::from(k));
+        for _ in 0..k {
+            assoc.push(if wide {
+                r.u16()?
+            } else {
+                let b = r.u8()?;
+                (u16::from(b & 0x80) << 8) | u16::from(b & 0x7F)
+            });
+        }
+        entries.push((id, assoc));
+    }
+    Ok(Ipma {
+        version,
+        flags,
+        entries,
+    })
+}
+
+fn write_ipma(out: &mut Vec<u8>, ipma: &Ipma) -> Result<(), String> {
+    let mut b = vec![ipma.version, ipma.flags[0], ipma.flags[1], ipma.flags[2]];
+    put_uint(&mut b, ipma.entries.len() as u64, 4)?;
+    for (id, assoc) in &ipma.entries {
+        put_uint(&mut b, u64::from(*id), if ipma.version < 1 { 2 } else { 4 })?;
+        let k = u8::try_from(assoc.len()).map_err(|_| "too many property associations")?;
+        b.push(k);
+        for &a in assoc {
+            if ipma.wide() {
+                put_uint(&mut b, u64::from(a), 2)?;
+            } else {
+                let idx = a & 0x7FFF;
+                if usize::from(idx) > NARROW_INDEX_MAX {
+                    return Err("a property index does not fit its field".into());
+                }
+                b.push(((a >> 8) as u8 & 0x80) | idx as u8);
+            }
+        }
+    }
+    write_box(out, b"ipma", &b);
+    Ok(())
+}
+
+/// The item properties: ipco's children and every ipma box, in order.
+#[derive(Debug, Default)]
+struct Props {
+    ipco: Vec<BoxHdr>,
+    ipmas: Vec<Ipma>,
+}
+
+impl Props {
+    fn parse(data: &[u8], iprp: &BoxHdr, budget: &mut usize) -> Result<Self, String> {
+        let mut props = Props::default();
+        let mut ipcos = 0;
+        for c in children(data, iprp.body, iprp.end, budget)? {
+            match &c.kind {
+                b"ipco" => {
+                    ipcos += 1;
+                    if ipcos > 1 {
+                        return Err("more than one item property container".into());
+                    }
+                    props.ipco = children(data, c.body, c.end, budget)?;
+                }
+                b"ipma" => props.ipmas.push(parse_ipma(c.body(data))?),
+                _ => {}
+            }
+        }
+        Ok(props)
+    }
+
+    /// The properties associated with `id`, in the order listed.
+    fn of(&self, id: u32) -> impl Iterator<Item = &BoxHdr> + '_ {
+        self.ipmas
+            .iter()
+            .flat_map(|m| m.entries.iter())
+            .filter(move |(i, _)| *i == id)
+            .flat_map(|(_, a)| a.iter())
+            .filter_map(|&a| self.ipco.get(usize::from(a & 0x7FFF).checked_sub(1)?))
+    }
+
+    /// The auxiliary type of `id`'s `auxC` property, if it has one.
+    fn aux_type(&self, data: &[u8], id: u32) -> Option<String> {
+        self.of(id)
+            .find(|p| &p.kind == b"auxC")
+            .map(|p| aux_type(data, p))
+    }
+
+    fn transforms(&self, data: &[u8], id: u32) -> Vec<Transform> {
+        self.of(id)
+            .filter_map(|p| {
+                let v = *p.body(data).first()?;
+                match &p.kind {
+                    b"irot" => Some(Transform::Rotate(v & 3)),
+                    b"imir" => Some(Transform::Mirror(v & 1)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// `auxC`'s aux_type: a null-terminated string after the full-box header
+/// (an unreadable one reads as empty, which is not alpha).
+fn aux_type(data: &[u8], p: &BoxHdr) -> String {
+    let body = p.body(data);
+    let s = body.get(4..).unwrap_or_default();
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    String::from_utf8_lossy(&s[..end]).into_owned()
+}
+
+fn is_alpha(aux_type: &str) -> bool {
+    ALPHA_AUX_TYPES.contains(&aux_type)
+}
+
+/// The content type and encoding of a `mime` item's infe (either version).
+fn mime_content(data: &[u8], infe: &BoxHdr) -> Option<(String, String)> {
+    let body = infe.body(data);
+    let version = *body.first()?;
+    let mut at = match version {
+        0 | 1 => 8,
+        2 => 12,
+        3 => 14,
+        _ => return None,
+    };
+    let mut field = || -> Option<String> {
+        let s = body.get(at..)?;
+        let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+        at += end + 1;
+        Some(String::from_utf8_lossy(&s[..end]).into_owned())
+    };
+    field()?; // item name
+    let content_type = field()?;
+    let encoding = field().unwrap_or_default();
+    Some((content_type, encoding))
+}
 
 #[derive(Debug, Clone)]
 struct Item {
@@ -279,6 +535,10 @@ pub(crate) fn build_meta(
     if !items.iter().any(|i| i.id == primary) {
         return Err(ctx.malformed("the primary item is not described"));
     }
+    let props = match find(b"iprp") {
+        Some(b) => Props::parse(data, &b, &mut ctx.budget).map_err(|e| ctx.malformed(e))?,
+        None => Props::default(),
+    };
 
     // Which items go.
     let mut removed: BTreeSet<u32> = items
@@ -289,6 +549,17 @@ pub(crate) fn build_meta(
     for r in &refs {
         if &r.kind == b"thmb" {
             removed.insert(r.from);
+        }
+    }
+    // Auxiliary images (an `auxl` reference or an `auxC` property) other
+    // than alpha planes: depth maps, mattes, gain maps.
+    let mut auxiliary: BTreeSet<u32> = BTreeSet::new();
+    for it in &items {
+        let aux = props.aux_type(data, it.id);
+        let linked = refs.iter().any(|r| &r.kind == b"auxl" && r.from == it.id);
+        if (linked || aux.is_some()) && !aux.as_deref().is_some_and(is_alpha) {
+            auxiliary.insert(it.id);
+            removed.insert(it.id);
         }
     }
     if items.len() > MAX_ITEMS || refs.len() > MAX_ITEMS {
@@ -325,6 +596,14 @@ pub(crate) fn build_meta(
                     .all(|&i| refs[i].to.iter().all(|t| removed.contains(t)));
             if orphan_input || serves_removed {
                 removed.insert(it.id);
+                // What served only an auxiliary image is reported with it.
+                let for_aux = users.iter().any(|&i| auxiliary.contains(&refs[i].from))
+                    || out
+                        .iter()
+                        .any(|&i| refs[i].to.iter().any(|t| auxiliary.contains(t)));
+                if for_aux && IMAGE_ITEMS.contains(&&it.kind) {
+                    auxiliary.insert(it.id);
+                }
             }
         }
         if removed.len() == before {
@@ -337,6 +616,13 @@ pub(crate) fn build_meta(
 
     let mut facts = MetaFacts::default();
     let file_len = data.len() as u64;
+    let describes_primary = |id: u32| {
+        refs.iter()
+            .any(|r| &r.kind == b"cdsc" && r.from == id && r.to.contains(&primary))
+    };
+    // The EXIF (else the XMP) that describes the primary, else the first.
+    let mut exif_rank = 0;
+    let mut xmp_orientation: (u8, Option<u16>) = (0, None);
     for it in &items {
         let Some(loc) = iloc.locs.iter().find(|l| l.id == it.id) else {
             continue;
@@ -351,6 +637,7 @@ pub(crate) fn build_meta(
                 _ if refs.iter().any(|r| &r.kind == b"thmb" && r.from == it.id) => {
                     RemovedKind::Thumbnail
                 }
+                _ if auxiliary.contains(&it.id) => RemovedKind::AuxiliaryImage,
                 _ => RemovedKind::ApplicationData,
             };
             ctx.removed.add(
@@ -358,8 +645,23 @@ pub(crate) fn build_meta(
                 Some(&format!("{} item", fourcc_name(&it.kind))),
                 usize::try_from(size).unwrap_or(usize::MAX),
             );
-            if &it.kind == b"Exif" && facts.exif == ExifFacts::default() {
-                facts.exif = exif_item_facts(data, loc, &ranges, idat);
+            let rank = if describes_primary(it.id) { 2 } else { 1 };
+            if &it.kind == b"Exif" && rank > exif_rank {
+                let f = exif_item_facts(&item_bytes(data, loc, &ranges, idat));
+                if f != ExifFacts::default() {
+                    facts.exif = f;
+                    exif_rank = rank;
+                }
+            }
+            if &it.kind == b"mime" && rank > xmp_orientation.0 {
+                let xmp = mime_content(data, &it.raw)
+                    .is_some_and(|(t, e)| t.trim() == "application/rdf+xml" && e.trim().is_empty());
+                let o = xmp
+                    .then(|| exif_min::xmp_orientation(&item_bytes(data, loc, &ranges, idat)))
+                    .flatten();
+                if o.is_some() {
+                    xmp_orientation = (rank, o);
+                }
             }
             if loc.method == 0 {
                 facts.dropped_ranges.extend(ranges);
@@ -371,6 +673,26 @@ pub(crate) fn build_meta(
             facts.kept_ranges.extend(ranges);
         }
     }
+
+    // Orientation: HEIF's own transforms, kept when the primary has any;
+    // otherwise the removed EXIF's (else XMP's) carried into irot/imir.
+    let existing = props.transforms(data, primary);
+    let source = facts.exif.orientation.or(xmp_orientation.1);
+    let added = if existing.is_empty() {
+        source.map(transforms_for).unwrap_or_default()
+    } else {
+        vec![]
+    };
+    facts.exif.orientation = if existing.is_empty() && added.is_empty() {
+        source
+    } else {
+        Some(orientation_of(&[existing, added.clone()].concat()))
+    };
+    let kept: BTreeSet<u32> = items
+        .iter()
+        .map(|i| i.id)
+        .filter(|id| !removed.contains(id))
+        .collect();
 
     // Rebuild.
     let mut body = full_header(ctx, meta)?;
@@ -418,7 +740,7 @@ pub(crate) fn build_meta(
                 write_box(&mut body, b"iref", &b);
             }
             b"iloc" => write_iloc(ctx, &iloc, &removed, map, &mut body)?,
-            b"iprp" => build_iprp(ctx, c, &removed, &mut body)?,
+            b"iprp" => build_iprp(ctx, c, &props, &kept, (primary, &added), &mut body)?,
             b"idat" => {
                 let mut b = c.body(data).to_vec();
                 let used: Vec<(u64, u64)> = iloc
@@ -457,12 +779,8 @@ pub(crate) fn build_meta(
     Ok((out, facts))
 }
 
-fn exif_item_facts(
-    data: &[u8],
-    loc: &Loc,
-    ranges: &[(u64, u64)],
-    idat: Option<BoxHdr>,
-) -> ExifFacts {
+/// An item's bytes, from the file or from idat.
+fn item_bytes(data: &[u8], loc: &Loc, ranges: &[(u64, u64)], idat: Option<BoxHdr>) -> Vec<u8> {
     let base = if loc.method == 1 {
         idat.map_or(0, |b| b.body)
     } else {
@@ -475,6 +793,10 @@ fn exif_item_facts(
             bytes.extend_from_slice(x);
         }
     }
+    bytes
+}
+
+fn exif_item_facts(bytes: &[u8]) -> ExifFacts {
     // Exif item: 4-byte offset to the TIFF header, then (usually) "Exif\0\0".
     let Some(off) = bytes
         .get(..4)
@@ -540,20 +862,46 @@ fn write_iloc(
     Ok(())
 }
 
+/// Rewrites iprp: properties no kept item is associated with (and any not
+/// on the allowlist) become zero-filled `free` boxes, so indices stay
+/// valid; `added` transforms are appended to ipco and associated with the
+/// primary after its other properties.
 fn build_iprp(
     ctx: &mut Ctx<'_>,
     iprp: &BoxHdr,
-    removed: &BTreeSet<u32>,
+    props: &Props,
+    kept: &BTreeSet<u32>,
+    (primary, added): (u32, &[Transform]),
     out: &mut Vec<u8>,
 ) -> Result<(), MediaError> {
     let data = ctx.data;
+    let used: BTreeSet<usize> = props
+        .ipmas
+        .iter()
+        .flat_map(|m| m.entries.iter())
+        .filter(|(id, _)| kept.contains(id))
+        .flat_map(|(_, a)| a.iter().map(|&x| usize::from(x & 0x7FFF)))
+        .collect();
+    let first_new = props.ipco.len() + 1;
+    if !added.is_empty() && first_new + added.len() - 1 > WIDE_INDEX_MAX {
+        return Err(ctx.unsupported("more than 32767 item properties"));
+    }
+    // The ipma box whose entry for the primary gets the new associations.
+    let home = props
+        .ipmas
+        .iter()
+        .position(|m| m.entries.iter().any(|(id, _)| *id == primary))
+        .unwrap_or(0);
     let mut body = Vec::new();
+    let mut nth_ipma = 0;
+    let mut wrote_ipco = false;
     for c in ctx.children(iprp.body, iprp.end)? {
         match &c.kind {
             b"ipco" => {
+                wrote_ipco = true;
                 let mut b = Vec::new();
-                for p in &ctx.children(c.body, c.end)? {
-                    if PROPERTY_KEEP.contains(&&p.kind) {
+                for (i, p) in props.ipco.iter().enumerate() {
+                    if PROPERTY_KEEP.contains(&&p.kind) && used.contains(&(i + 1)) {
                         b.extend_from_slice(p.raw(data));
                     } else {
                         ctx.removed.add(
@@ -569,42 +917,42 @@ fn build_iprp(
                         b.extend_from_slice(&free);
                     }
                 }
+                for t in added {
+                    match *t {
+                        Transform::Rotate(a) => write_box(&mut b, b"irot", &[a & 3]),
+                        Transform::Mirror(m) => write_box(&mut b, b"imir", &[m & 1]),
+                    }
+                }
                 write_box(&mut body, b"ipco", &b);
             }
             b"ipma" => {
-                let raw = c.body(data);
-                let mut r = Reader::new(raw);
-                let res = (|| -> Result<Vec<u8>, String> {
-                    let version = r.u8()?;
-                    let flags = r.bytes(3)?;
-                    let big_index = flags[2] & 1 != 0;
-                    let n = r.u32()?;
-                    let mut b = raw[..4].to_vec();
-                    let mut entries = Vec::new();
-                    for _ in 0..n {
-                        let start = r.pos;
-                        let id = if version < 1 {
-                            u32::from(r.u16()?)
-                        } else {
-                            r.u32()?
-                        };
-                        let k = r.u8()?;
-                        r.bytes(usize::from(k) * if big_index { 2 } else { 1 })?;
-                        if !removed.contains(&id) {
-                            entries.push(&raw[start..r.pos]);
-                        }
+                let Some(orig) = props.ipmas.get(nth_ipma) else {
+                    return Err(ctx.malformed("item properties changed while reading"));
+                };
+                let mut m = orig.clone();
+                m.entries.retain(|(id, _)| kept.contains(id));
+                if nth_ipma == home && !added.is_empty() {
+                    let new: Vec<u16> = (0..added.len())
+                        // Transformative properties are essential.
+                        .map(|j| 0x8000 | (first_new + j) as u16)
+                        .collect();
+                    match m.entries.iter_mut().find(|(id, _)| *id == primary) {
+                        Some((_, a)) => a.extend(new),
+                        None => m.entries.push((primary, new)),
                     }
-                    b.extend_from_slice(&(entries.len() as u32).to_be_bytes());
-                    for e in entries {
-                        b.extend_from_slice(e);
+                    if first_new + added.len() - 1 > NARROW_INDEX_MAX {
+                        // Every index of this box is rewritten 15 bits wide.
+                        m.flags[2] |= 1;
                     }
-                    Ok(b)
-                })();
-                let b = res.map_err(|e| ctx.malformed(e))?;
-                write_box(&mut body, b"ipma", &b);
+                }
+                nth_ipma += 1;
+                write_ipma(&mut body, &m).map_err(|e| ctx.unsupported(&e))?;
             }
             _ => ctx.drop_box(&c),
         }
+    }
+    if !added.is_empty() && (props.ipmas.is_empty() || !wrote_ipco) {
+        return Err(ctx.malformed("no item properties to add the orientation to"));
     }
     write_box(out, b"iprp", &body);
     Ok(())
@@ -636,6 +984,8 @@ pub(crate) fn verify_meta(ctx: &mut Ctx<'_>, meta: &BoxHdr) -> Result<VerifiedMe
             idat_len = (c.end - c.body) as u64;
         }
     }
+    let mut auxiliary = BTreeSet::new();
+    let mut props = None;
     for c in &kids {
         if !META_KEEP.contains(&&c.kind) {
             return Err(format!(
@@ -658,6 +1008,7 @@ pub(crate) fn verify_meta(ctx: &mut Ctx<'_>, meta: &BoxHdr) -> Result<VerifiedMe
                 if refs.iter().any(|r| &r.kind == b"thmb") {
                     return Err("a thumbnail item is still referenced".into());
                 }
+                auxiliary.extend(refs.iter().filter(|r| &r.kind == b"auxl").map(|r| r.from));
             }
             b"iloc" => {
                 let iloc = parse_iloc(ctx, c).map_err(|e| e.to_string())?;
@@ -682,12 +1033,28 @@ pub(crate) fn verify_meta(ctx: &mut Ctx<'_>, meta: &BoxHdr) -> Result<VerifiedMe
                                     fourcc_name(&q.kind)
                                 ));
                             }
+                            if &q.kind == b"auxC" && !is_alpha(&aux_type(data, &q)) {
+                                return Err(
+                                    "an auxiliary image other than an alpha plane remains".into()
+                                );
+                            }
                         }
                     }
                 }
+                props = Some(Props::parse(data, c, &mut ctx.budget)?);
             }
             _ => {}
         }
+    }
+    // An auxiliary image must be an alpha plane, declared by its auxC.
+    let props = props.unwrap_or_default();
+    if let Some(id) = auxiliary
+        .into_iter()
+        .find(|&id| !props.aux_type(data, id).as_deref().is_some_and(is_alpha))
+    {
+        return Err(format!(
+            "auxiliary image item {id} is not declared an alpha plane"
+        ));
     }
     Ok((ranges, dims))
 }
