@@ -6,7 +6,10 @@
 //! tIME, sPLT (it carries a free-text name), private and unknown chunks, and
 //! bytes after IEND. An eXIf orientation is kept as a minimal eXIf chunk
 //! holding only Orientation, placed before the image data as the PNG
-//! specification requires; the pixels are never re-encoded.
+//! specification requires; the pixels are never re-encoded. A PNG whose
+//! orientation only its XMP packet carries (`tiff:Orientation` in an
+//! uncompressed iTXt `XML:com.adobe.xmp`) gets the same one-tag eXIf
+//! chunk; eXIf's orientation wins when both have one.
 
 use crate::exif_min::{self, ExifFacts};
 use crate::lossless::{self, Picture};
@@ -110,6 +113,7 @@ pub(crate) fn sanitise<'a>(
 
     let mut removed = Removals::default();
     let mut facts = ExifFacts::default();
+    let mut xmp_orientation = None;
     let mut kept: Vec<&[u8]> = Vec::new();
     let mut idat = 0usize;
     for c in &chunks {
@@ -137,7 +141,13 @@ pub(crate) fn sanitise<'a>(
                 }
                 RemovedKind::Exif
             }
-            b"tEXt" | b"zTXt" | b"iTXt" => RemovedKind::Text,
+            b"iTXt" => {
+                if xmp_orientation.is_none() {
+                    xmp_orientation = xmp_text(c.data).and_then(exif_min::xmp_orientation);
+                }
+                RemovedKind::Text
+            }
+            b"tEXt" | b"zTXt" => RemovedKind::Text,
             b"tIME" => RemovedKind::Timestamp,
             k if k[0].is_ascii_uppercase() => {
                 // An unknown critical chunk means we cannot render it safely.
@@ -161,6 +171,10 @@ pub(crate) fn sanitise<'a>(
         );
     }
 
+    if facts.orientation.is_none() {
+        facts.orientation = xmp_orientation;
+    }
+
     let mut out = Vec::with_capacity(data.len());
     out.extend_from_slice(SIGNATURE);
     let (ihdr, rest) = kept
@@ -178,6 +192,19 @@ pub(crate) fn sanitise<'a>(
         Stripped::still(out, (width, height), facts, removed),
         picture,
     ))
+}
+
+/// The XMP packet of an iTXt chunk keyed `XML:com.adobe.xmp`, when it is
+/// stored uncompressed (as the XMP specification asks).
+fn xmp_text(itxt: &[u8]) -> Option<&[u8]> {
+    let rest = itxt.strip_prefix(b"XML:com.adobe.xmp\0")?;
+    let (&[compressed, _method], rest) = rest.split_first_chunk::<2>()?;
+    if compressed != 0 {
+        return None;
+    }
+    // Language tag, then translated keyword, each null-terminated.
+    let after_language = &rest[rest.iter().position(|&b| b == 0)? + 1..];
+    Some(&after_language[after_language.iter().position(|&b| b == 0)? + 1..])
 }
 
 pub(crate) fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {

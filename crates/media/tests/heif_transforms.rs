@@ -1020,3 +1020,90 @@ fn the_verifier_refuses_auxiliary_images_other_than_alpha() {
         .reference(b"auxl", 2, &[1]);
     assert!(verify_structure(&h.build(), Format::Heic).is_err());
 }
+
+// ---------------------------------------------------------------------------
+// PNG: an XMP-only orientation becomes the one-tag eXIf chunk.
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut v = (data.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(kind);
+    v.extend_from_slice(data);
+    v.extend_from_slice(&crc32fast::hash(&v[4..]).to_be_bytes());
+    v
+}
+
+/// A 4x2 PNG with `extra` chunks after IHDR.
+fn png_with(extra: &[Vec<u8>]) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(4, 2, |x, y| image::Rgb([x as u8 * 60, y as u8 * 90, 7]));
+    let mut plain = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut plain),
+        image::ImageFormat::Png,
+    )
+    .expect("encode");
+    let ihdr_end = 8 + 12 + 13;
+    let mut v = plain[..ihdr_end].to_vec();
+    for c in extra {
+        v.extend_from_slice(c);
+    }
+    v.extend_from_slice(&plain[ihdr_end..]);
+    v
+}
+
+fn itxt_xmp(xmp: &[u8]) -> Vec<u8> {
+    let mut d = b"XML:com.adobe.xmp\0\0\0\0\0".to_vec();
+    d.extend_from_slice(xmp);
+    png_chunk(b"iTXt", &d)
+}
+
+fn exif_orientation_of(bytes: &[u8]) -> (Option<u32>, usize) {
+    match exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) {
+        Ok(e) => (
+            e.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+                .and_then(|f| f.value.get_uint(0)),
+            e.fields().count(),
+        ),
+        Err(_) => (None, 0),
+    }
+}
+
+#[test]
+fn a_png_orientation_only_xmp_carries_becomes_a_one_tag_exif_chunk() {
+    for xmp in [xmp_attribute(6), xmp_element(6)] {
+        let src = png_with(&[itxt_xmp(&xmp)]);
+        assert_eq!(exif_orientation_of(&src), (None, 0));
+        let s = sanitise(&src, &Limits::default()).expect("clean");
+        assert_eq!(s.orientation, Some(6));
+        assert!(has_kind(&s, RemovedKind::Text));
+        assert!(!contains(&s.bytes, XMP_MAKE));
+        assert!(!contains(&s.bytes, b"iTXt"));
+        assert_eq!(exif_orientation_of(&s.bytes), (Some(6), 1));
+        assert_eq!(
+            image::load_from_memory(&src).expect("src").to_rgb8(),
+            image::load_from_memory(&s.bytes).expect("out").to_rgb8()
+        );
+    }
+}
+
+#[test]
+fn a_png_exif_orientation_wins_over_its_xmp() {
+    let src = png_with(&[
+        itxt_xmp(&xmp_attribute(6)),
+        png_chunk(b"eXIf", &tiff_with_orientation(3)),
+    ]);
+    let s = sanitise(&src, &Limits::default()).expect("clean");
+    assert_eq!(s.orientation, Some(3));
+    assert_eq!(exif_orientation_of(&s.bytes), (Some(3), 1));
+    assert!(!contains(&s.bytes, EXIF_MAKE));
+    // Other iTXt keywords are not XMP, whatever they hold.
+    let src = png_with(&[png_chunk(
+        b"iTXt",
+        b"Comment\0\0\0\0\0tiff:Orientation=\"6\" ",
+    )]);
+    assert_eq!(
+        sanitise(&src, &Limits::default())
+            .expect("clean")
+            .orientation,
+        None
+    );
+}
