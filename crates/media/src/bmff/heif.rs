@@ -1,13 +1,28 @@
 //! HEIF/HEIC/AVIF metadata box (`meta`): remove metadata and thumbnail items.
 //!
 //! Items of type Exif, mime (XMP and others) and uri, old-style items,
-//! thumbnails (`thmb` references) and anything that only served a removed
-//! item (tiles of a thumbnail grid, its alpha plane) are removed from iinf,
-//! iloc, iref and ipma. Their bytes are zeroed where they lie (mdat or
-//! idat), along with any other media bytes no kept item references. Item
-//! properties not needed to render (e.g. user descriptions, creation times)
-//! become zero-filled `free` boxes so that property indices stay valid. The
-//! coded image bytes are never touched.
+//! thumbnails (`thmb` references), auxiliary images other than alpha planes
+//! and anything that only served a removed item (tiles of a thumbnail grid,
+//! its alpha plane) are removed from iinf, iloc, iref and ipma. Their bytes
+//! are zeroed where they lie (mdat or idat), along with any other media
+//! bytes no kept item references. Item properties not needed to render
+//! (e.g. user descriptions, creation times), and those only removed items
+//! used, become zero-filled `free` boxes so that property indices stay
+//! valid. The coded image bytes are never touched.
+//!
+//! Auxiliary images: only alpha (`auxC` of [`ALPHA_AUX_TYPES`]) is needed
+//! to render the picture. Depth maps and portrait, skin, hair or teeth
+//! mattes are a 3-D model or segmentation of the patient beyond the visible
+//! picture; Apple's HDR gain map names the maker in its type, and nothing
+//! in ClinShare renders HDR. An item is auxiliary when it has an `auxl`
+//! reference or an `auxC` property; the ISO gain map (a `tmap` derived
+//! item and its input) is not, and stays.
+//!
+//! Orientation: when the primary item has no `irot`/`imir` of its own, the
+//! orientation of the removed EXIF (else XMP `tiff:Orientation`) is carried
+//! into new `irot` then `imir` properties associated with the primary (a
+//! grid itself, never its tiles), so the picture still displays upright;
+//! the reported orientation is what the output's transforms show.
 
 use super::boxes::{children, put_uint, write_box, BoxHdr, Reader};
 use super::{Ctx, OffsetMap};
