@@ -8,6 +8,14 @@
 //! Everything else is dropped: EXIF, XMP, extended XMP, IPTC/IRB, JFXX, COM,
 //! MPF, other APPn, and all bytes after EOI (MPF images, gain maps,
 //! motion-photo video, vendor trailers).
+//!
+//! Damage outside the coded picture that every viewer tolerates is
+//! repaired on the way in, never in the verifier's walk: an application
+//! segment or comment whose length runs past its real end (some Samsung
+//! phones) ends where the next segment does, and stray bytes where a marker
+//! should be are skipped, as libjpeg does. Both are reported; the coded
+//! picture is still copied byte for byte. Arithmetic-coded JPEGs, which no
+//! phone or camera writes, are refused with a message saying so.
 
 use crate::exif_min::{self, ExifFacts};
 use crate::lossless::{self, Picture};
@@ -47,12 +55,80 @@ pub(crate) enum Piece<'a> {
     Standalone { raw: &'a [u8] },
 }
 
+/// Damage outside the coded picture that the sanitiser's walk got past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repair {
+    /// A segment's length ran past its real end; `bytes` it claimed too many.
+    Overlong { marker: u8, bytes: usize },
+    /// Bytes that were neither a marker nor part of a segment.
+    Stray { bytes: usize },
+}
+
 /// Walks the marker stream up to EOI. Returns the pieces and the offset just
 /// after EOI. Strict: anything unexpected is an error.
 pub(crate) fn walk<'a>(
     data: &'a [u8],
     max_parts: usize,
     format: Format,
+) -> Result<(Vec<Piece<'a>>, usize), MediaError> {
+    walk_inner(data, max_parts, format, None)
+}
+
+/// Markers that may start a segment between other segments.
+fn segment_marker(m: u8) -> bool {
+    matches!(m, 0xC0..=0xCF | 0xD9 | 0xDA..=0xDF | 0xE0..=0xEF | 0xFE)
+}
+
+/// Whether a marker that can follow segments starts at `p` and, unless it is
+/// EOI, its length leads to another such marker (after any fill bytes): two
+/// links of the chain, which a stray 0xFF in other data rarely forms.
+fn chains_at(data: &[u8], p: usize) -> bool {
+    let marker_at = |q: usize| {
+        let mut q = q;
+        if data.get(q) != Some(&0xFF) {
+            return None;
+        }
+        while data.get(q + 1) == Some(&0xFF) {
+            q += 1;
+        }
+        data.get(q + 1)
+            .copied()
+            .filter(|&m| segment_marker(m))
+            .map(|m| (q + 1, m))
+    };
+    let Some((at, m)) = marker_at(p) else {
+        return false;
+    };
+    if m == EOI {
+        return true;
+    }
+    let Some(l) = data.get(at + 1..at + 3) else {
+        return false;
+    };
+    let len = usize::from(u16::from_be_bytes([l[0], l[1]]));
+    if len < 2 || at + 1 + len > data.len() {
+        return false;
+    }
+    // A scan header is followed by coded data, not a marker.
+    m == SOS || marker_at(at + 1 + len).is_some()
+}
+
+/// The walk the sanitiser makes: as [`walk`], but getting past damage
+/// outside the coded picture (see the module notes), each recorded in
+/// `repairs`.
+pub(crate) fn walk_repairing<'a>(
+    data: &'a [u8],
+    max_parts: usize,
+    repairs: &mut Vec<Repair>,
+) -> Result<(Vec<Piece<'a>>, usize), MediaError> {
+    walk_inner(data, max_parts, F, Some(repairs))
+}
+
+fn walk_inner<'a>(
+    data: &'a [u8],
+    max_parts: usize,
+    format: Format,
+    mut repairs: Option<&mut Vec<Repair>>,
 ) -> Result<(Vec<Piece<'a>>, usize), MediaError> {
     let bad = |r: String| MediaError::malformed(format, r);
     if data.len() < 4 || data[0] != 0xFF || data[1] != SOI {
@@ -70,9 +146,22 @@ pub(crate) fn walk<'a>(
             return Err(bad("the file ends before the end-of-image marker".into()));
         }
         if data[pos] != 0xFF {
-            return Err(bad(format!(
-                "unexpected data where a marker was expected (offset {pos})"
-            )));
+            // Stray bytes: skip to the next marker that chains, as libjpeg
+            // skips to the next marker.
+            let next = repairs.as_ref().and_then(|_| {
+                (pos + 1..data.len().saturating_sub(1)).find(|&q| chains_at(data, q))
+            });
+            match (next, repairs.as_deref_mut()) {
+                (Some(q), Some(r)) => {
+                    r.push(Repair::Stray { bytes: q - pos });
+                    pos = q;
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "unexpected data where a marker was expected (offset {pos})"
+                    )))
+                }
+            }
         }
         let start = pos;
         while pos < data.len() && data[pos] == 0xFF {
@@ -102,7 +191,28 @@ pub(crate) fn walk<'a>(
                         "segment 0xFF{marker:02X} has an invalid length"
                     )));
                 }
-                let end = pos + len;
+                let mut end = pos + len;
+                // An application segment or comment (dropped anyway) whose
+                // length runs past the next segment ends where that begins:
+                // the latest point before its claimed end where the marker
+                // chain goes on. Only where the strict walk would stop (no
+                // marker at the claimed end), so no file it reads changes.
+                let kept = [&b"JFIF\0"[..], ICC_ID, b"Adobe"]
+                    .iter()
+                    .any(|id| data.get(pos + 2..).is_some_and(|p| p.starts_with(id)));
+                let droppable = matches!(marker, 0xE0..=0xEF | 0xFE) && !kept;
+                if droppable && repairs.is_some() && data.get(end) != Some(&0xFF) {
+                    if let Some(r) = repairs.as_deref_mut() {
+                        let last = end.min(data.len().saturating_sub(2));
+                        if let Some(q) = (pos + 2..=last).rev().find(|&q| chains_at(data, q)) {
+                            r.push(Repair::Overlong {
+                                marker,
+                                bytes: end - q,
+                            });
+                            end = q;
+                        }
+                    }
+                }
                 let payload = data
                     .get(pos + 2..end)
                     .ok_or_else(|| bad(format!("the file ends inside segment 0xFF{marker:02X}")))?;
@@ -193,9 +303,22 @@ pub(crate) fn sanitise<'a>(
     limits: &Limits,
     mut out: Vec<u8>,
 ) -> Result<(Stripped, Picture<'a>), MediaError> {
-    let (pieces, end) = walk(data, limits.max_parts, F)?;
+    let mut repairs = Vec::new();
+    let (pieces, end) = walk_repairing(data, limits.max_parts, &mut repairs)?;
     let picture = lossless::jpeg_picture(&pieces);
     let mut removed = Removals::default();
+    for r in &repairs {
+        match *r {
+            Repair::Overlong { marker, bytes } => removed.add(
+                RemovedKind::Damaged,
+                Some(&format!("overlong {}", segment_name(marker))),
+                bytes,
+            ),
+            Repair::Stray { bytes } => {
+                removed.add(RemovedKind::Damaged, Some("stray bytes"), bytes)
+            }
+        }
+    }
     let mut facts: Option<ExifFacts> = None;
     let mut jfif: Option<[u8; 5]> = None;
     let mut app_keep: Vec<Vec<u8>> = Vec::new();
@@ -205,6 +328,13 @@ pub(crate) fn sanitise<'a>(
 
     for piece in &pieces {
         match *piece {
+            Piece::Segment { marker, .. } if ARITHMETIC.contains(&marker) => {
+                return Err(MediaError::unsupported_feature(
+                    F,
+                    "arithmetic coding, which phones and cameras never write; \
+                     save the picture again as a standard JPEG",
+                ));
+            }
             Piece::Scan { raw } => {
                 if frame.is_none() {
                     return Err(MediaError::malformed(
@@ -322,6 +452,19 @@ pub(crate) fn sanitise<'a>(
         Stripped::still(out, (width, height), facts, removed),
         picture,
     ))
+}
+
+/// Arithmetic-coded frames (SOF9–11, SOF13–15) and their conditioning
+/// tables (DAC): no decoder here reads them.
+const ARITHMETIC: &[u8] = &[0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xCC];
+
+/// `APP1`, `COM`: how a segment is named in reports.
+fn segment_name(marker: u8) -> String {
+    match marker {
+        0xE0..=0xEF => format!("APP{}", marker - 0xE0),
+        0xFE => "COM".into(),
+        m => format!("0xFF{m:02X}"),
+    }
 }
 
 fn app1_exif(tiff: &[u8]) -> Vec<u8> {
