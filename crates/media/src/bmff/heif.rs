@@ -211,11 +211,13 @@ fn write_ipma(out: &mut Vec<u8>, ipma: &Ipma) -> Result<(), String> {
     Ok(())
 }
 
-/// The item properties: ipco's children and every ipma box, in order.
+/// The item properties: ipco's children and every ipma box, in order, and
+/// each item's associations (over all ipma boxes, in order).
 #[derive(Debug, Default)]
 struct Props {
     ipco: Vec<BoxHdr>,
     ipmas: Vec<Ipma>,
+    by_item: BTreeMap<u32, Vec<u16>>,
 }
 
 impl Props {
@@ -235,16 +237,18 @@ impl Props {
                 _ => {}
             }
         }
+        for (id, a) in props.ipmas.iter().flat_map(|m| m.entries.iter()) {
+            props.by_item.entry(*id).or_default().extend(a);
+        }
         Ok(props)
     }
 
     /// The properties associated with `id`, in the order listed.
     fn of(&self, id: u32) -> impl Iterator<Item = &BoxHdr> + '_ {
-        self.ipmas
+        self.by_item
+            .get(&id)
+            .map_or(&[][..], Vec::as_slice)
             .iter()
-            .flat_map(|m| m.entries.iter())
-            .filter(move |(i, _)| *i == id)
-            .flat_map(|(_, a)| a.iter())
             .filter_map(|&a| self.ipco.get(usize::from(a & 0x7FFF).checked_sub(1)?))
     }
 
@@ -566,6 +570,9 @@ pub(crate) fn build_meta(
             removed.insert(r.from);
         }
     }
+    if items.len() > MAX_ITEMS || refs.len() > MAX_ITEMS {
+        return Err(ctx.unsupported("more than 4096 items or references"));
+    }
     // Auxiliary images (an `auxl` reference or an `auxC` property) other
     // than alpha planes: depth maps, mattes, gain maps.
     let mut auxiliary: BTreeSet<u32> = BTreeSet::new();
@@ -576,9 +583,6 @@ pub(crate) fn build_meta(
             auxiliary.insert(it.id);
             removed.insert(it.id);
         }
-    }
-    if items.len() > MAX_ITEMS || refs.len() > MAX_ITEMS {
-        return Err(ctx.unsupported("more than 4096 items or references"));
     }
     // Per item: the refs that use it as a derived-image input, and its own
     // non-input references (thumbnail-of, auxiliary-of, describes...).
