@@ -2,7 +2,11 @@
 # run.sh — throughput of `clinshare strip` against peer tools on 50 synthetic
 # 12 MP JPEGs with rich metadata, plus the 12 MP thumbnail time.
 #
-# Usage: bench/strip/run.sh [WORKDIR]   (default /tmp/clinshare-bench)
+# Usage: [BASELINE_BIN=path/to/older/clinshare] bench/strip/run.sh [WORKDIR]
+#        (default WORKDIR /tmp/clinshare-bench)
+# With BASELINE_BIN, another build of `clinshare` (e.g. the last release) is
+# timed in the same run, so a change's cost is read without the machine's
+# drift between runs.
 # "vs clinshare" divides each tool's time by the default (full-decode) run.
 # "cpu s" is user+sys time of all threads (best run). Needs: ImageMagick,
 # exiftool, /usr/bin/time (Debian: time); optional peers: exiv2, jpegtran
@@ -57,6 +61,9 @@ run_tool "cp" 3 ":" bash -c "cp '$src'/photo_*.jpg '$out'/"
 # The default checks structure, metadata and the coded picture byte for
 # byte; `--verify full` also decodes every pixel.
 run_tool "clinshare strip" 3 ":" "$bin" strip "$src" --out "$out"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  run_tool "clinshare strip (baseline build)" 3 ":" "$BASELINE_BIN" strip "$src" --out "$out"
+fi
 # The report holds each copy's SHA-256, which costs about as much as stripping.
 run_tool "clinshare strip --report" 3 ":" "$bin" strip "$src" --out "$out" --report "$work/report.json"
 run_tool "clinshare strip --verify full" 1 ":" "$bin" strip "$src" --out "$out" --verify full
@@ -69,7 +76,7 @@ command -v mat2 >/dev/null && run_tool "mat2 --inplace" 1 copy_in bash -c "mat2 
 ours=${secs["clinshare strip"]}
 echo "# load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-42s %9s %9s %12s %8s  %s\n" tool seconds files/s "vs clinshare" "cpu s" "result"
-for name in "clinshare strip" "clinshare strip --report" "clinshare strip --verify full" "cp" "exiftool -all=" "exiftool -all= (keep ICC+Orientation)" "exiv2 rm" "jpegtran -copy none" "mat2 --inplace"; do
+for name in "clinshare strip" "clinshare strip (baseline build)" "clinshare strip --report" "clinshare strip --verify full" "cp" "exiftool -all=" "exiftool -all= (keep ICC+Orientation)" "exiv2 rm" "jpegtran -copy none" "mat2 --inplace"; do
   [ -n "${secs[$name]:-}" ] || continue
   s=${secs[$name]}
   printf "%-42s %9.2f %9.1f %11.2fx %8.2f  %s\n" "$name" "$s" "$(echo "$n / $s" | bc -l)" "$(echo "$s / $ours" | bc -l)" "${cpus[$name]}" "${notes[$name]}"

@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 secs=${1:-300}; shift || true
-targets=${*:-jpeg png webp heif mp4 verify}
+targets=${*:-jpeg png webp tiff heif mp4 verify}
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 regress=../tests/regressions

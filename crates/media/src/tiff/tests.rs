@@ -101,6 +101,32 @@ fn keeps_the_picture_and_drops_descriptive_tags() {
 }
 
 #[test]
+fn private_xmp_and_exif_tags_go_whatever_their_type() {
+    let secret = b"NHS 943 476 5919".to_vec();
+    let xmp = [
+        b"<x:xmpmeta>".to_vec(),
+        secret.clone(),
+        b"</x:xmpmeta>".to_vec(),
+    ]
+    .concat();
+    let input = tiff(
+        false,
+        4,
+        2,
+        &[
+            (700, 1, xmp.len() as u32, xmp),                 // XMP
+            (33723, 7, secret.len() as u32, secret.clone()), // IPTC
+            (65000, 7, secret.len() as u32, secret.clone()), // private
+            (34665, 4, 1, vec![0, 0, 0, 0]),                 // EXIF IFD pointer
+        ],
+    );
+    assert!(contains(&input, &secret), "test input");
+    let (out, _) = sanitise(&input, &Limits::default()).expect("sanitised");
+    assert!(!contains(&out.bytes, &secret), "a planted value survived");
+    verify_structure(&out.bytes, &Limits::default(), None).expect("verified");
+}
+
+#[test]
 fn a_second_page_is_refused_and_a_thumbnail_dropped() {
     let mut input = tiff(false, 4, 4, &[]);
     // Point IFD0's next-IFD field at a copy of IFD0 appended at the end.
