@@ -8,8 +8,10 @@
 //!
 //! Every container is rewritten by allowlist: only what is needed to render
 //! the picture (or play the video) is copied, byte for byte. Orientation is
-//! kept as a minimal one-tag EXIF block (JPEG APP1, PNG eXIf, WebP EXIF) so
-//! the picture still displays upright without re-encoding. Capture time and
+//! kept as a minimal one-tag EXIF block (JPEG APP1, PNG eXIf, WebP EXIF),
+//! as HEIF's own `irot`/`imir` properties (added when only the removed EXIF
+//! or XMP held it) or as TIFF's Orientation tag, so the picture still
+//! displays upright without re-encoding. Capture time and
 //! size are returned as fields, never left in the file. The output is then
 //! verified by independent readers and decoded; if anything fails, the caller
 //! gets an error and must not store the file.
