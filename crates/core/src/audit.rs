@@ -60,6 +60,9 @@ pub enum AuditAction {
     Acknowledge,
     /// Retention removed a sent photo's bytes.
     Purge,
+    /// A photo cleaned by an older release was cleaned again under the
+    /// current rules before sending (`referrals/reclean.rs`).
+    Reclean,
 }
 
 impl AuditAction {
@@ -86,6 +89,7 @@ impl AuditAction {
             AuditAction::Receive => "receive",
             AuditAction::Acknowledge => "acknowledge",
             AuditAction::Purge => "purge",
+            AuditAction::Reclean => "reclean",
         }
     }
 }

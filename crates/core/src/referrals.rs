@@ -32,6 +32,7 @@ use crate::store::{Store, StoreError};
 /// How soon the recipient should look, as the composer offers it.
 pub use clinshare_protocol::referral::Urgency as ReferralUrgency;
 
+mod reclean;
 pub mod withdrawal;
 pub use withdrawal::WithdrawalNotice;
 
@@ -917,13 +918,25 @@ pub(crate) fn outbox(store: &Store) -> Result<Vec<(String, u64)>, ReferralError>
 /// failing referral is blocked with its reasons, a blocked one that now
 /// passes is queued again. A clear one comes with its photos' bytes, read
 /// from the store once for both the check and the upload.
+///
+/// Blocked only by photos the current verifier refuses, the referral's
+/// photos are cleaned again under the current rules ([`reclean`], by
+/// `actor`) and the gate runs once more on what is stored then: photos an
+/// older release cleaned go without the nurse noticing. This costs nothing
+/// for photos that pass, as the gate's own read and check find the others.
 pub(crate) fn gate_for_sending(
     store: &mut Store,
+    actor: &Actor,
     id: &str,
     today: Date,
 ) -> Result<(GateOutcome, Vec<Vec<u8>>), ReferralError> {
     let mut files = Vec::new();
-    let outcome = apply_gate(store, id, today, &mut |b| files.push(b))?;
+    let mut outcome = gate_keeping(store, id, today, &mut |b| files.push(b))?;
+    if reclean::reclean_blocked(store, actor, id, &outcome)? {
+        files.clear();
+        outcome = gate_keeping(store, id, today, &mut |b| files.push(b))?;
+    }
+    record_outcome(store, id, &outcome)?;
     if matches!(outcome, GateOutcome::Blocked(_)) {
         files.clear();
     }
@@ -937,13 +950,20 @@ fn apply_gate(
     keep: &mut dyn FnMut(Vec<u8>),
 ) -> Result<GateOutcome, ReferralError> {
     let outcome = gate_keeping(store, id, today, keep)?;
+    record_outcome(store, id, &outcome)?;
+    Ok(outcome)
+}
+
+/// Keep what the gate found: a failing referral becomes (or stays) blocked
+/// with its reasons, a blocked one that passes is queued again.
+fn record_outcome(store: &mut Store, id: &str, outcome: &GateOutcome) -> Result<(), ReferralError> {
     let tx = store
         .conn_mut()
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
     let state: String = tx.query_row("SELECT state FROM referrals WHERE id = ?1", [id], |r| {
         r.get(0)
     })?;
-    match &outcome {
+    match outcome {
         GateOutcome::Blocked(blocks) => {
             if state == "blocked" {
                 tx.execute(
@@ -961,7 +981,7 @@ fn apply_gate(
         }
     }
     tx.commit()?;
-    Ok(outcome)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -757,3 +757,5 @@ fn the_sync_pass_and_the_inbox_can_run_as_background_tasks() {
         "r",
     ));
 }
+
+mod reclean;

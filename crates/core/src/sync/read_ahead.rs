@@ -13,6 +13,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::referrals::{self, GateOutcome, ReferralError};
+use crate::session::Actor;
 use crate::store::Store;
 
 /// Photos held in memory, read and not yet sent: about three referrals of
@@ -84,9 +85,12 @@ pub(super) struct ReadAhead {
 
 impl ReadAhead {
     /// Starts gating `outbox` (ids and sizes, oldest first) on
-    /// [`READERS`] threads, each with its own connection to `store`.
+    /// [`READERS`] threads, each with its own connection to `store`. Photos
+    /// an older release cleaned are cleaned again there, audited as
+    /// `actor`'s ([`referrals::gate_for_sending`]).
     pub fn start(
         store: &Store,
+        actor: &Actor,
         outbox: Vec<(String, u64)>,
         today: time::Date,
     ) -> Result<ReadAhead, ReferralError> {
@@ -97,6 +101,7 @@ impl ReadAhead {
         for n in 0..readers {
             let mut own = store.another_connection()?;
             let (budget, queue, tx) = (Arc::clone(&budget), Arc::clone(&queue), tx.clone());
+            let actor = actor.clone();
             std::thread::Builder::new()
                 .name(format!("outbox-gate-{n}"))
                 .spawn(move || loop {
@@ -105,7 +110,7 @@ impl ReadAhead {
                     if !budget.take(size) {
                         return;
                     }
-                    let gated = referrals::gate_for_sending(&mut own, &id, today).map(
+                    let gated = referrals::gate_for_sending(&mut own, &actor, &id, today).map(
                         |(outcome, files)| {
                             if matches!(outcome, GateOutcome::Blocked(_)) {
                                 budget.give_back(size);

@@ -171,7 +171,7 @@ pub async fn sync_pass(
     referrals::requeue_interrupted(store)?;
     let outbox = referrals::outbox(store)?;
     let total: u64 = outbox.iter().map(|(_, size)| size).sum();
-    let ahead = ReadAhead::start(store, outbox.clone(), today)?;
+    let ahead = ReadAhead::start(store, actor, outbox.clone(), today)?;
     let budget = ahead.budget();
     let pass = Pass {
         store: Mutex::new(store),
