@@ -17,6 +17,9 @@ pub enum MediaError {
     #[error("the picture is too large ({width}x{height} pixels); it may be damaged or a decompression bomb")]
     DimensionsTooLarge { width: u64, height: u64 },
 
+    #[error("opening this picture would need {needed_mb} MB of memory (the limit is {limit_mb} MB); it may be damaged or a decompression bomb")]
+    DecodeTooLarge { needed_mb: u64, limit_mb: u64 },
+
     #[error("the {format} file is damaged or incomplete: {reason}")]
     Malformed { format: Format, reason: String },
 
@@ -46,6 +49,7 @@ impl MediaError {
             Self::UnsupportedFormat { .. } => "media.unsupported_format",
             Self::TooLarge { .. } => "media.too_large",
             Self::DimensionsTooLarge { .. } => "media.dimensions_too_large",
+            Self::DecodeTooLarge { .. } => "media.decode_too_large",
             Self::Malformed { .. } => "media.malformed",
             Self::NoImageData { .. } => "media.no_image_data",
             Self::UnsupportedFeature { .. } => "media.unsupported_feature",

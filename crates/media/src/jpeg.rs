@@ -282,6 +282,39 @@ fn entropy_end(data: &[u8], from: usize) -> Option<usize> {
     }
 }
 
+/// The first frame's size, component count and whether it is progressive,
+/// from the segments before the first scan (for the decode budget).
+pub(crate) fn frame_facts(data: &[u8]) -> Option<(u8, bool)> {
+    frame_header(data).map(|(_, _, n, progressive)| (n, progressive))
+}
+
+/// The first frame's (width, height, components, progressive).
+pub(crate) fn frame_header(data: &[u8]) -> Option<(u32, u32, u8, bool)> {
+    let mut pos = 2;
+    while pos + 4 <= data.len() {
+        // Stray bytes before a marker, as decoders skip them.
+        if data[pos] != 0xFF {
+            pos += 1;
+            continue;
+        }
+        let marker = data[pos + 1];
+        if marker == 0xFF {
+            pos += 1;
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([data[pos + 2], data[pos + 3]]));
+        if is_sof(marker) {
+            let (w, h, n) = parse_sof(data.get(pos + 4..pos + 2 + len)?)?;
+            return Some((w, h, n, matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE)));
+        }
+        if marker == SOS || marker == EOI || len < 2 {
+            return None;
+        }
+        pos += 2 + len;
+    }
+    None
+}
+
 /// Frame header facts: (width, height, components).
 pub(crate) fn parse_sof(payload: &[u8]) -> Option<(u32, u32, u8)> {
     if payload.len() < 6 {
@@ -420,6 +453,9 @@ pub(crate) fn sanitise<'a>(
     if scans == 0 {
         return Err(MediaError::NoImageData { format: F });
     }
+    if scans > limits.max_jpeg_scans {
+        return Err(crate::verify::too_many_scans(scans, limits));
+    }
     if end < data.len() {
         removed.add(
             RemovedKind::TrailingData,
@@ -477,6 +513,16 @@ fn app1_exif(tiff: &[u8]) -> Vec<u8> {
     v
 }
 
+/// How many scans the file has (0 when its markers cannot be walked).
+pub(crate) fn scan_count(data: &[u8]) -> usize {
+    walk(data, usize::MAX, F).map_or(0, |(pieces, _)| {
+        pieces
+            .iter()
+            .filter(|p| matches!(p, Piece::Scan { .. }))
+            .count()
+    })
+}
+
 /// Concatenated entropy-coded scans (with their SOS headers): used by tests to
 /// prove the coded picture is untouched.
 pub fn scan_data(data: &[u8]) -> Result<Vec<u8>, MediaError> {
@@ -516,6 +562,7 @@ pub fn icc_profile(data: &[u8]) -> Result<Option<Vec<u8>>, MediaError> {
 /// With `picture`, also the picture as [`lossless::jpeg_picture`] sees it.
 pub(crate) fn verify_structure<'a>(
     data: &'a [u8],
+    limits: &Limits,
     coded_data_left_out: Option<&mut Vec<u8>>,
     picture: Option<&mut Picture<'a>>,
 ) -> Result<(u32, u32), MediaError> {
@@ -529,6 +576,13 @@ pub(crate) fn verify_structure<'a>(
     }
     if end != data.len() {
         return Err(fail("data after the end-of-image marker".into()));
+    }
+    let scans = pieces
+        .iter()
+        .filter(|p| matches!(p, Piece::Scan { .. }))
+        .count();
+    if scans > limits.max_jpeg_scans {
+        return Err(crate::verify::too_many_scans(scans, limits));
     }
     let mut frame = None;
     let mut exif_blocks = 0;

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod bmff;
+mod budget;
 mod error;
 mod exif_min;
 mod format;

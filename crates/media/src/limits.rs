@@ -6,7 +6,8 @@ use serde::Serialize;
 ///
 /// The defaults fit phone and camera output (up to ~200 MP stills and 4 GiB
 /// videos are well beyond what community nurses capture) while rejecting
-/// decompression bombs.
+/// decompression bombs: by the memory a decode would need, computed from
+/// the headers, and by the work hidden in a small file (scans, samples).
 #[derive(Debug, Clone, Serialize)]
 pub struct Limits {
     /// Largest accepted still image file, in bytes.
@@ -19,8 +20,18 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest number of segments/chunks/boxes walked in one file.
     pub max_parts: usize,
-    /// Largest allocation a decoder may make while verifying or thumbnailing.
+    /// Largest memory one decode may use (verifying or thumbnailing), as
+    /// computed from the headers before decoding (`budget.rs`).
     pub max_decode_alloc: u64,
+    /// Memory that all decodes in progress in the process share: a decode
+    /// waits until the pool has room for it.
+    pub decode_pool: u64,
+    /// Most scans a progressive JPEG may have (cameras write about ten;
+    /// each scan is another pass over every coefficient).
+    pub max_jpeg_scans: usize,
+    /// Most samples one track of a movie may list (ten hours of 60 fps
+    /// video is 2.2 million).
+    pub max_track_samples: usize,
 }
 
 impl Default for Limits {
@@ -31,7 +42,13 @@ impl Default for Limits {
             max_dimension: 30_000,
             max_pixels: 200_000_000,
             max_parts: 100_000,
-            max_decode_alloc: 2 * 1024 * 1024 * 1024,
+            // A 200 MP baseline JPEG (luma), a 60 MP RGBA PNG or a 40 MP
+            // HEIC; two decodes of that size at once, with the process's
+            // own ~40 MB, stay under 400 MB.
+            max_decode_alloc: 256 * 1024 * 1024,
+            decode_pool: 320 * 1024 * 1024,
+            max_jpeg_scans: 500,
+            max_track_samples: 10_000_000,
         }
     }
 }

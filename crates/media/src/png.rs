@@ -85,6 +85,22 @@ pub(crate) fn walk(
     }
 }
 
+/// Bytes per pixel of the decoded picture (the `image` crate expands
+/// palettes to RGBA and low bit depths to 8 bits), from the IHDR chunk.
+pub(crate) fn bytes_per_pixel(data: &[u8]) -> Option<u64> {
+    let ihdr = data.get(8..8 + 8 + 13).filter(|h| &h[4..8] == b"IHDR")?;
+    let (depth, colour) = (ihdr[16], ihdr[17]);
+    let channels = match colour {
+        0 => 1,
+        2 => 3,
+        3 => return Some(4),
+        4 => 2,
+        6 => 4,
+        _ => return None,
+    };
+    Some(channels * if depth == 16 { 2 } else { 1 })
+}
+
 pub(crate) fn ihdr_dimensions(c: &Chunk<'_>) -> Option<(u32, u32)> {
     if &c.kind != b"IHDR" || c.data.len() != 13 {
         return None;

@@ -6,7 +6,7 @@
 //! which decodes the full size.
 
 use crate::verify::{decode, image_format};
-use crate::{sniff, Format, Limits, MediaError};
+use crate::{budget, sniff, Format, Limits, MediaError};
 use image::{DynamicImage, ImageBuffer, Luma, Rgb};
 use std::io::Cursor;
 
@@ -31,6 +31,18 @@ pub fn thumbnail_with_limits(
 ) -> Result<Vec<u8>, MediaError> {
     let format = sniff(bytes)?;
     let max_px = max_px.max(1);
+    // libheif reads HEIF's size itself; `decode_heif` reserves its room.
+    let _room = match format {
+        Format::Heic | Format::Heif | Format::Avif => None,
+        _ => {
+            let size = header_size(bytes, format, limits)?;
+            let purpose = budget::Purpose::Thumbnail(max_px);
+            Some(budget::reserve(
+                budget::decode_cost(bytes, format, size, purpose),
+                limits,
+            )?)
+        }
+    };
     let img = match format {
         Format::Jpeg => decode_jpeg_scaled(bytes, max_px, limits)?,
         Format::Tiff => crate::tiff::decode(bytes, limits)
@@ -75,6 +87,42 @@ pub fn thumbnail_with_limits(
     // Through the JPEG writer, so a thumbnail is byte for byte what the
     // sanitiser would store (libjpeg-turbo's own JFIF header rewritten).
     Ok(crate::jpeg::sanitise(&encoded, limits, Vec::new())?.0.bytes)
+}
+
+/// The picture's size from its headers, before anything is decoded.
+fn header_size(bytes: &[u8], format: Format, limits: &Limits) -> Result<(u32, u32), MediaError> {
+    let undecodable = |reason: &str| MediaError::Undecodable {
+        format,
+        reason: reason.into(),
+    };
+    let size = match format {
+        Format::Jpeg => {
+            let scans = crate::jpeg::scan_count(bytes);
+            if scans > limits.max_jpeg_scans {
+                return Err(crate::verify::too_many_scans(scans, limits));
+            }
+            crate::jpeg::frame_header(bytes).map(|(w, h, _, _)| (w, h))
+        }
+        Format::Png => bytes.get(16..24).map(|d| {
+            (
+                u32::from_be_bytes([d[0], d[1], d[2], d[3]]),
+                u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+            )
+        }),
+        Format::Tiff => crate::tiff::header_facts(bytes, limits).map(|(w, h, _)| (w, h)),
+        Format::WebP => {
+            crate::verify::header_dimensions(bytes, image::ImageFormat::WebP, limits).ok()
+        }
+        Format::Heic
+        | Format::Heif
+        | Format::Avif
+        | Format::Mp4
+        | Format::Mov
+        | Format::ThreeGp => Some((0, 0)),
+    };
+    let (w, h) = size.ok_or_else(|| undecodable("its header gives no picture size"))?;
+    limits.check_dimensions(w, h)?;
+    Ok((w, h))
 }
 
 fn encoding_failed(e: turbojpeg::Error) -> MediaError {
@@ -132,7 +180,10 @@ fn decode_heif(bytes: &[u8], format: Format, limits: &Limits) -> Result<DynamicI
     };
     let context = HeifContext::read_from_bytes(bytes).map_err(fail)?;
     let handle = context.primary_image_handle().map_err(fail)?;
-    limits.check_dimensions(handle.width(), handle.height())?;
+    let size = (handle.width(), handle.height());
+    limits.check_dimensions(size.0, size.1)?;
+    let cost = budget::decode_cost(bytes, format, size, budget::Purpose::Thumbnail(0));
+    let _room = budget::reserve(cost, limits)?;
     let image = handle
         .decode(ColorSpace::Rgb(RgbChroma::Rgb), None)
         .map_err(fail)?;

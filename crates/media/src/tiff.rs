@@ -285,6 +285,26 @@ fn read_ifd<'a>(
     })
 }
 
+/// The first image's size and bytes per decoded pixel (a palette picture
+/// is drawn through a grey copy of its indices, then as RGB).
+pub(crate) fn header_facts(data: &[u8], limits: &Limits) -> Option<(u32, u32, u64)> {
+    let (order, first) = header(data, F).ok()?;
+    let ifd = read_ifd(data, order, first, limits, F).ok()?;
+    let dim = |tag| ifd.uint(tag, order).and_then(|v| u32::try_from(v).ok());
+    let (w, h) = (dim(IMAGE_WIDTH)?, dim(IMAGE_LENGTH)?);
+    if ifd.uint(PHOTOMETRIC, order) == Some(3) {
+        return Some((w, h, 5));
+    }
+    let samples = ifd.uint(SAMPLES_PER_PIXEL, order).unwrap_or(1).max(1);
+    let bits = ifd.uint(BITS_PER_SAMPLE, order).unwrap_or(8).max(1);
+    Some((w, h, samples * bits.div_ceil(8).max(1)))
+}
+
+/// Bytes per decoded pixel, for the decode budget.
+pub(crate) fn bytes_per_pixel(data: &[u8]) -> Option<u64> {
+    header_facts(data, &Limits::default()).map(|(_, _, b)| b)
+}
+
 /// The picture's layout, checked: size, and the strips or tiles.
 #[derive(Debug)]
 struct Layout<'a> {

@@ -10,7 +10,7 @@
 //! The sanitiser adds the comparison with the original (`lossless.rs`).
 
 use crate::lossless::Picture;
-use crate::{bmff, jpeg, png, sniff, tiff, webp, Format, Limits, MediaError};
+use crate::{bmff, budget, jpeg, png, sniff, tiff, webp, Format, Limits, MediaError};
 use serde::Serialize;
 use std::io::Cursor;
 use zune_core::bytestream::ZCursor;
@@ -92,6 +92,7 @@ pub(crate) fn verify_inner<'a>(
     let (width, height) = match format {
         Format::Jpeg => jpeg::verify_structure(
             bytes,
+            limits,
             (level == Verification::Structure).then_some(&mut skeleton),
             picture,
         )?,
@@ -101,6 +102,10 @@ pub(crate) fn verify_inner<'a>(
         _ => bmff::verify_structure(bytes, format, limits)?,
     };
     limits.check_dimensions(width, height)?;
+    // Refused at either level: what no decoder here may open is not passed
+    // on for a recipient's laptop to open.
+    let cost = budget::decode_cost(bytes, format, (width, height), budget::Purpose::Verify);
+    budget::check(cost, limits)?;
     match (format, level) {
         // At the structural level (every photo sent and received) the EXIF
         // reader gets the JPEG without its coded data, from the same walk
@@ -112,6 +117,10 @@ pub(crate) fn verify_inner<'a>(
     }
     let decoded = match image_format(format) {
         Some(f) => {
+            let _room = match level {
+                Verification::Full => Some(budget::reserve(cost, limits)?),
+                Verification::Structure => None,
+            };
             let (w, h) = match level {
                 Verification::Full => decode_dimensions(bytes, f, limits),
                 Verification::Structure => {
@@ -139,6 +148,18 @@ pub(crate) fn verify_inner<'a>(
 /// The independent EXIF reader finds nothing but Orientation; in a TIFF,
 /// whose picture layout is itself a set of tags, nothing outside the
 /// first directory's allowlist.
+/// A JPEG with more scans than a decoder should be asked to make: each is
+/// another pass over every coefficient of the picture.
+pub(crate) fn too_many_scans(scans: usize, limits: &Limits) -> MediaError {
+    MediaError::unsupported_feature(
+        Format::Jpeg,
+        format!(
+            "{scans} scans (the limit is {}; a camera writes about ten)",
+            limits.max_jpeg_scans
+        ),
+    )
+}
+
 fn exif_only_orientation(bytes: &[u8], format: Format) -> Result<(), MediaError> {
     let allowed = |f: &exif::Field| {
         f.ifd_num == exif::In::PRIMARY
@@ -257,7 +278,7 @@ fn jpeg_decode_dimensions(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), S
 }
 
 /// The size as a decoder sees it from the headers alone.
-fn header_dimensions(
+pub(crate) fn header_dimensions(
     bytes: &[u8],
     f: image::ImageFormat,
     limits: &Limits,
