@@ -1,5 +1,7 @@
 //! `clinshare import [--patient REF] [--delete-originals] PATH...`: files
-//! and folders into the encrypted store, one line per file.
+//! and folders into the encrypted store, one line per file. A photo already
+//! in the store is a duplicate; one whose bytes retention removed is
+//! imported again, into its own record (the line names that record's id).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +21,9 @@ pub struct ImportArgs {
     /// The patient the photos are of [default: the Unassigned tray]
     #[arg(long, value_name = "REF")]
     patient: Option<String>,
-    /// Delete each original (e.g. on a camera card) once its photo is
-    /// safely in the store; rejected files and symbolic links are kept
+    /// Delete each original (e.g. on a camera card) once the store holds
+    /// its photo (imported now or before, and not removed by retention);
+    /// rejected files and symbolic links are kept
     #[arg(long)]
     delete_originals: bool,
     /// Files or folders (walked recursively; hidden files are skipped)
