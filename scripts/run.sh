@@ -24,8 +24,8 @@ TARGET="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,
 APP="$TARGET/debug/clinshare-app"
 [ -x "$APP" ] || die "the build did not produce $APP"
 
-say "Building the approved server and the command line"
-cargo build --locked -p clinshare-server -p clinshare-cli
+say "Building the approved server, the command line and the HEIF decoding helper"
+cargo build --locked -p clinshare-server -p clinshare-cli -p clinshare-core --bins
 SERVER="$TARGET/debug/clinshare-server"
 SERVER_DIR="${CLINSHARE_DEMO_SERVER_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/clinshare-demo-server}"
 # The app signs in to the server with the clinician's own name and

@@ -119,25 +119,35 @@ fn import_with(
 pub(crate) struct Prepared {
     clean: Sanitised,
     thumb: Option<Vec<u8>>,
+    /// Why the picture has no thumbnail, when its decoder failed.
+    thumb_error: Option<&'static str>,
     sha256: String,
 }
 
 pub(crate) fn prepare(source: &[u8], limits: &Limits) -> Result<Prepared, ImportError> {
     let clean = clinshare_media::sanitise(source, limits).map_err(rejected)?;
-    let thumb = match clinshare_media::thumbnail_with_limits(&clean.bytes, THUMBNAIL_PX, limits) {
+    let mut thumb_error = None;
+    let thumb = match isolated::thumbnail(&clean.bytes, THUMBNAIL_PX, limits) {
         Ok(t) => Some(t),
         // Video: a poster frame from the system's ffmpeg, out of process.
-        // Without one, and for a HEIF picture libheif cannot decode (the
-        // file itself passed the sanitiser and verifier), the UI shows a
-        // placeholder and the file is kept.
+        // Without one, and for a HEIF picture libheif cannot decode or
+        // whose decoding process failed (the file itself passed the
+        // sanitiser and verifier), the UI shows a placeholder and the file
+        // is kept.
         Err(MediaError::ThumbnailUnavailable { .. }) => poster::poster(&clean.bytes, THUMBNAIL_PX),
-        Err(MediaError::Undecodable { format, .. }) if format.is_bmff() => None,
+        Err(e @ (MediaError::Undecodable { .. } | MediaError::DecoderFailed { .. }))
+            if clean.format.is_bmff() =>
+        {
+            thumb_error = Some(e.code());
+            None
+        }
         Err(e) => return Err(rejected(e)),
     };
     let sha256 = clean.sha256_hex();
     Ok(Prepared {
         clean,
         thumb,
+        thumb_error,
         sha256,
     })
 }
@@ -159,6 +169,7 @@ pub(crate) fn store_prepared(
     let Prepared {
         clean,
         thumb,
+        thumb_error,
         sha256,
     } = prepared;
     let format = format_name(&clean);
@@ -221,7 +232,11 @@ pub(crate) fn store_prepared(
             patient_id: patient,
             media_id: Some(&id),
             // Ids, format and counts only: never file names or paths.
-            details: json!({"format": format, "size": size, "removed": removed}),
+            details: match thumb_error {
+                None => json!({"format": format, "size": size, "removed": removed}),
+                Some(code) => json!({"format": format, "size": size, "removed": removed,
+                    "thumbnail_error": code}),
+            },
         },
     )?;
     tx.commit()?;
@@ -438,7 +453,9 @@ pub fn list(store: &Store, patient: Option<Option<i64>>) -> Result<Vec<MediaSumm
 /// with its MIME type.
 pub fn viewable(bytes: Vec<u8>, format: &str) -> (Vec<u8>, &'static str) {
     if matches!(format, "heic" | "heif" | "avif" | "tiff") {
-        if let Ok(preview) = clinshare_media::thumbnail(&bytes, clinshare_media::PREVIEW_PX) {
+        if let Ok(preview) =
+            isolated::thumbnail(&bytes, clinshare_media::PREVIEW_PX, &Limits::default())
+        {
             return (preview, "image/jpeg");
         }
     }
@@ -516,6 +533,7 @@ pub fn bytes(store: &mut Store, actor: &Actor, id: &str) -> Result<Option<Vec<u8
 
 mod annotate;
 mod batch;
+pub mod isolated;
 mod poster;
 mod smaller_copy;
 

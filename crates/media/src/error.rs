@@ -35,6 +35,9 @@ pub enum MediaError {
     #[error("the {format} picture could not be decoded: {reason}")]
     Undecodable { format: Format, reason: String },
 
+    #[error("the picture decoder stopped before it could show this {format} file ({reason}); the file is kept, and only its preview is missing")]
+    DecoderFailed { format: Format, reason: String },
+
     #[error("a preview cannot be made for this {format} file: {reason}")]
     ThumbnailUnavailable { format: Format, reason: String },
 
@@ -56,6 +59,7 @@ impl MediaError {
             Self::VerificationFailed { .. } => "media.verification_failed",
             Self::Undecodable { .. } => "media.undecodable",
             Self::ThumbnailUnavailable { .. } => "media.thumbnail_unavailable",
+            Self::DecoderFailed { .. } => "media.decoder_failed",
             Self::Internal { .. } => "media.internal",
         }
     }

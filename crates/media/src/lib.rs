@@ -41,7 +41,9 @@ pub use format::Format;
 pub use limits::Limits;
 pub use report::{CaptureTime, CaptureTimeSource, Removed, RemovedKind, Sanitised};
 pub use sniff::sniff;
-pub use thumbnail::{thumbnail, thumbnail_with_limits, PREVIEW_PX, THUMBNAIL_PX};
+pub use thumbnail::{
+    heif_rgb, jpeg_from_rgb, thumbnail, thumbnail_with_limits, PREVIEW_PX, THUMBNAIL_PX,
+};
 pub use verify::{verify, verify_structure, verify_with_limits, Verification, VerifiedInfo};
 
 /// Strips identifying metadata from a photo or video and verifies the result,

@@ -72,21 +72,7 @@ pub fn thumbnail_with_limits(
         apply_orientation(img, orientation(bytes))
     };
     let rgb = img.into_rgb8();
-    let mut encoder = turbojpeg::Compressor::new().map_err(encoding_failed)?;
-    encoder.set_quality(JPEG_QUALITY);
-    encoder.set_subsamp(turbojpeg::Subsamp::Sub2x2);
-    let encoded = encoder
-        .compress_to_vec(turbojpeg::Image {
-            pixels: rgb.as_raw().as_slice(),
-            width: rgb.width() as usize,
-            pitch: rgb.width() as usize * 3,
-            height: rgb.height() as usize,
-            format: turbojpeg::PixelFormat::RGB,
-        })
-        .map_err(encoding_failed)?;
-    // Through the JPEG writer, so a thumbnail is byte for byte what the
-    // sanitiser would store (libjpeg-turbo's own JFIF header rewritten).
-    Ok(crate::jpeg::sanitise(&encoded, limits, Vec::new())?.0.bytes)
+    encode(rgb.width(), rgb.height(), rgb.as_raw(), limits)
 }
 
 /// The picture's size from its headers, before anything is decoded.
@@ -123,6 +109,59 @@ fn header_size(bytes: &[u8], format: Format, limits: &Limits) -> Result<(u32, u3
     let (w, h) = size.ok_or_else(|| undecodable("its header gives no picture size"))?;
     limits.check_dimensions(w, h)?;
     Ok((w, h))
+}
+
+/// A HEIF/HEIC/AVIF picture decoded by libheif (its rotation and mirroring
+/// applied), shrunk to at most `max_px` on its long edge, as 8-bit RGB:
+/// `(width, height, pixels)`. For a decoding process of its own, which
+/// hands the pixels back for [`jpeg_from_rgb`] (see `core::media::isolated`).
+pub fn heif_rgb(
+    bytes: &[u8],
+    max_px: u32,
+    limits: &Limits,
+) -> Result<(u32, u32, Vec<u8>), MediaError> {
+    let format = sniff(bytes)?;
+    if !matches!(format, Format::Heic | Format::Heif | Format::Avif) {
+        return Err(MediaError::UnsupportedFormat {
+            detected: format!("{format}, not HEIF"),
+        });
+    }
+    let rgb = shrink(
+        decode_heif(bytes, format, limits)?.into_rgb8(),
+        max_px.max(1),
+    )?
+    .into_rgb8();
+    let (w, h) = rgb.dimensions();
+    Ok((w, h, rgb.into_raw()))
+}
+
+/// Encodes 8-bit RGB pixels as a thumbnail JPEG, through the JPEG writer
+/// like every thumbnail.
+pub fn jpeg_from_rgb(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>, MediaError> {
+    if u64::from(width) * u64::from(height) * 3 != rgb.len() as u64 || width == 0 || height == 0 {
+        return Err(MediaError::Internal {
+            reason: format!("{} bytes are not a {width}x{height} RGB picture", rgb.len()),
+        });
+    }
+    encode(width, height, rgb, &Limits::default())
+}
+
+fn encode(width: u32, height: u32, rgb: &[u8], limits: &Limits) -> Result<Vec<u8>, MediaError> {
+    let mut encoder = turbojpeg::Compressor::new().map_err(encoding_failed)?;
+    encoder.set_quality(JPEG_QUALITY);
+    encoder.set_subsamp(turbojpeg::Subsamp::Sub2x2);
+    let encoded = encoder
+        .compress_to_vec(turbojpeg::Image {
+            pixels: rgb,
+            width: width as usize,
+            pitch: width as usize * 3,
+            height: height as usize,
+            format: turbojpeg::PixelFormat::RGB,
+        })
+        .map_err(encoding_failed)?;
+    // Through the JPEG writer, so a thumbnail is byte for byte what the
+    // sanitiser would store (libjpeg-turbo's own JFIF header rewritten).
+    Ok(crate::jpeg::sanitise(&encoded, limits, Vec::new())?.0.bytes)
 }
 
 fn encoding_failed(e: turbojpeg::Error) -> MediaError {
