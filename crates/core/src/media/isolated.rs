@@ -267,6 +267,7 @@ pub(crate) mod tests {
         .expect("fixture")
     }
 
+    #[cfg(unix)]
     /// A stand-in helper: a shell script that does `body`.
     fn script(dir: &std::path::Path, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
@@ -276,6 +277,7 @@ pub(crate) mod tests {
         p
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_heic_thumbnail_is_made_by_the_helper_process() {
         let heic = clinshare_media::sanitise(&fixture("kam_exif.heic"), &Limits::default())
@@ -300,6 +302,7 @@ pub(crate) mod tests {
         clinshare_media::verify(&thumb, Format::Jpeg).expect("a clean JPEG");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_helper_that_crashes_or_is_missing_costs_only_the_preview() {
         let heic = fixture("kam_exif.heic");
@@ -323,6 +326,7 @@ pub(crate) mod tests {
         assert_eq!(e.code(), "media.decoder_failed");
     }
 
+    #[cfg(unix)]
     #[test]
     fn an_import_whose_decoder_crashes_keeps_the_photo_and_audits_why() {
         use crate::test_support::{actor, open_store};
