@@ -3,18 +3,7 @@
 
 use clinshare_media::{sanitise_with, verify_structure, Format, Limits, RemovedKind, Verification};
 
-fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-    let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
-    v.extend_from_slice(kind);
-    v.extend_from_slice(body);
-    v
-}
-
-fn full(kind: &[u8; 4], version_flags: u32, body: &[u8]) -> Vec<u8> {
-    let mut b = version_flags.to_be_bytes().to_vec();
-    b.extend_from_slice(body);
-    bx(kind, &b)
-}
+include!("support/boxes.rs");
 
 fn hdlr(kind: &[u8; 4], name: &str) -> Vec<u8> {
     let mut b = vec![0; 4];

@@ -4,18 +4,7 @@
 //! so no large file is checked in.
 #![allow(dead_code)]
 
-fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-    let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
-    v.extend_from_slice(kind);
-    v.extend_from_slice(body);
-    v
-}
-
-fn full(kind: &[u8; 4], version_flags: u32, body: &[u8]) -> Vec<u8> {
-    let mut b = version_flags.to_be_bytes().to_vec();
-    b.extend_from_slice(body);
-    bx(kind, &b)
-}
+include!("boxes.rs");
 
 /// A `side`×`side` RGBA PNG of 16-bit zeros (14142² is 1.6 GB decoded,
 /// about 1.5 MB on disk), written row by row so making it costs little.
