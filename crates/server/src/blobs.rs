@@ -24,8 +24,18 @@
 //! the client sends it again. Within one instance a mutex per file saves
 //! doing the same work twice.
 //!
+//! A finished file of several chunks is joined into
+//! `partial/<upload>/assembled-<random>` in pieces (`assembly`), hashed as
+//! it is written, verified, and only then renamed to `<referral>/<sha256>`;
+//! the name is this attempt's own, so no other instance's attempt can
+//! change what this one verified. A large movie is verified through a view
+//! of its structure (`view`), so no file is ever whole in memory.
+//!
 //! The folder backend fsyncs what it writes (the crate's local store does
 //! not), so a delivered referral's files survive a power cut.
+
+mod assembly;
+mod view;
 
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -40,7 +50,7 @@ use http_body_util::BodyExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{GetResult, GetResultPayload, MultipartUpload, ObjectStore, PutPayload};
+use object_store::{GetResult, GetResultPayload, MultipartUpload, ObjectStore};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -86,10 +96,13 @@ pub struct BlobStore {
     part_buffers: Option<tokio::sync::Semaphore>,
     /// One mutex per file being uploaded in this process.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Finishing a file holds it in memory (the verifier reads bytes); at
-    /// most one per verifier thread at a time, however many uploads end
-    /// together.
+    /// Files being joined and verified: at most one per verifier thread at
+    /// a time, however many uploads end together.
     finishing: tokio::sync::Semaphore,
+    /// What the verifier reads is held in memory: a photo whole, a large
+    /// movie's structure ([`view`]). Permits are MiB of [`HELD_MIB`], so
+    /// that memory has one bound whatever the files' sizes.
+    held: tokio::sync::Semaphore,
     /// Verification runs on one dedicated thread per core, so freed
     /// buffers are reused by the same threads (on the shared blocking pool,
     /// each of hundreds of threads kept its own ~20 MB: measured 670 MB at
@@ -169,6 +182,12 @@ const FOLDER_PART_BYTES: usize = 64 * 1024;
 const S3_PART_BYTES: usize = 5 * 1024 * 1024;
 /// Chunks written to S3 at once (5 MiB each at most: 80 MiB).
 const S3_PART_BUFFERS: usize = 16;
+/// Memory for files being verified, in MiB: the media crate's largest
+/// still (`Limits::max_image_bytes`, which the app's sanitiser refuses to
+/// exceed), so any photo the app sends fits, alone if need be. What needs
+/// more (a hostile file) is refused as `media.too_large`.
+const HELD_MIB: u32 = 200;
+const MIB: u64 = 1024 * 1024;
 
 fn open_folder(dir: &FsPath) -> Result<(Arc<dyn ObjectStore>, PathBuf), BlobStoreError> {
     let open = |e: &dyn std::fmt::Display| BlobStoreError::Open(format!("{}: {e}", dir.display()));
@@ -240,6 +259,7 @@ impl BlobStore {
             local_root,
             locks: Mutex::new(HashMap::new()),
             finishing: tokio::sync::Semaphore::new(cores),
+            held: tokio::sync::Semaphore::new(HELD_MIB as usize),
             verifier: start_verifiers(cores).map_err(|e| BlobStoreError::Open(e.to_string()))?,
         })
     }
@@ -341,15 +361,21 @@ impl BlobStore {
         })
     }
 
-    /// The file's chunks, by offset.
-    async fn parts(&self, prefix: &Path) -> Result<Vec<Part>, ApiError> {
-        let listed: Vec<object_store::ObjectMeta> = self
-            .store
+    /// Every object under an upload's prefix: its chunks and any joined
+    /// file being checked (or left by a crash).
+    async fn listed(&self, prefix: &Path) -> Result<Vec<object_store::ObjectMeta>, ApiError> {
+        self.store
             .list(Some(prefix))
             .try_collect()
             .await
-            .map_err(ApiError::internal)?;
-        let mut parts: Vec<Part> = listed
+            .map_err(ApiError::internal)
+    }
+
+    /// The file's chunks, by offset.
+    async fn parts(&self, prefix: &Path) -> Result<Vec<Part>, ApiError> {
+        let mut parts: Vec<Part> = self
+            .listed(prefix)
+            .await?
             .into_iter()
             .filter_map(|m| {
                 let start = m.location.filename()?.parse().ok()?;
@@ -458,7 +484,8 @@ impl BlobStore {
     /// checking that its body hash was `sha256`: `whole_file`), then the
     /// media verifier (format must match; no metadata may remain). On
     /// success it becomes the object `<referral>/<sha256>`; on a mismatch
-    /// its chunks are deleted so the client starts that file again.
+    /// its chunks are deleted so the client starts that file again, and a
+    /// file the verifier refuses is deleted.
     pub async fn finish(
         &self,
         referral_id: &str,
@@ -475,8 +502,15 @@ impl BlobStore {
             return Ok(());
         }
         let permit = self.finishing.acquire().await.map_err(ApiError::internal)?;
-        let assembled = match self.assemble(&parts, size).await {
-            Ok(a) => a,
+        let file = FileToCheck {
+            prefix: &prefix,
+            parts: &parts,
+            sha256,
+            size,
+            format,
+        };
+        let checked = match self.prepare(&file, whole_file).await {
+            Ok(c) => c,
             Err(e) => {
                 if self.exists(&dest).await? {
                     // Another instance finished it meanwhile.
@@ -488,21 +522,41 @@ impl BlobStore {
                 return Err(e);
             }
         };
-        // Checked bytes, and how they take their place once verified.
-        let (source, hashed, placing) = match assembled {
-            Assembled::Single {
-                location,
-                source,
-                e_tag,
-            } => {
-                let hashed = whole_file.is_some() && e_tag == whole_file;
-                (source, hashed, Placing::Move(location))
+        let verdict = self.verify(checked.source, sha256, checked.hashed, size, format);
+        let verdict = verdict.await;
+        drop(checked.held);
+        if let Err(e) = verdict {
+            if !checked.moved_chunk {
+                self.delete_object(&checked.location).await;
             }
-            // A `Bytes` clone shares the buffer.
-            Assembled::Joined(bytes) => {
-                (Source::Bytes(bytes.clone()), false, Placing::Write(bytes))
-            }
-        };
+            self.delete_parts(&parts).await;
+            return Err(e);
+        }
+        // One chunk holds the file: it is moved rather than written again.
+        match self.store.rename(&checked.location, &dest).await {
+            Ok(()) => {}
+            Err(object_store::Error::NotFound { .. }) if self.exists(&dest).await? => {}
+            Err(e) => return Err(ApiError::internal(e)),
+        }
+        if !checked.moved_chunk {
+            self.delete_parts(&parts).await;
+        }
+        // The permit bounds the verifiers' work and the disk traffic of
+        // joining, not the wait for the disk: the next file's check can start.
+        drop(permit);
+        self.sync(&dest).await?;
+        Ok(())
+    }
+
+    /// Runs the verifier on its threads.
+    async fn verify(
+        &self,
+        source: Source,
+        sha256: &str,
+        hashed: bool,
+        size: u64,
+        format: MediaFormat,
+    ) -> Result<(), ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.verifier
             .send(VerifyJob {
@@ -514,91 +568,143 @@ impl BlobStore {
                 reply,
             })
             .map_err(ApiError::internal)?;
-        if let Err(e) = answer.await.map_err(ApiError::internal)? {
-            self.delete_parts(&parts).await;
-            return Err(e);
-        }
-        match placing {
-            // One chunk holds the file: move it rather than write it again.
-            Placing::Move(location) => match self.store.rename(&location, &dest).await {
-                Ok(()) => {}
-                Err(object_store::Error::NotFound { .. }) if self.exists(&dest).await? => {}
-                Err(e) => return Err(ApiError::internal(e)),
-            },
-            Placing::Write(bytes) => {
-                self.store
-                    .put(&dest, PutPayload::from(bytes))
-                    .await
-                    .map_err(ApiError::internal)?;
-                self.delete_parts(&parts).await;
-            }
-        }
-        // The permit bounds the files held in memory and the verifiers'
-        // work, not the wait for the disk: the next file's check can start.
-        drop(permit);
-        self.sync(&dest).await?;
-        Ok(())
+        answer.await.map_err(ApiError::internal)?
     }
 
-    /// The file's bytes in order, from its chunks (which may overlap).
-    async fn assemble(&self, parts: &[Part], size: u64) -> Result<Assembled, ApiError> {
-        if coverage(parts) != size {
+    /// The complete file as one object, and what the verifier will read of
+    /// it (its memory held from [`BlobStore::held`]).
+    async fn prepare(
+        &self,
+        file: &FileToCheck<'_>,
+        whole_file: Option<String>,
+    ) -> Result<Checked<'_>, ApiError> {
+        if coverage(file.parts) != file.size {
             return Err(ApiError::HashMismatch);
         }
-        if let [only] = parts {
+        if let [only] = file.parts {
             // The common case (a photo in one request): no copy.
-            let GetResult {
-                payload,
-                meta,
-                range,
-                attributes,
-            } = self
-                .store
-                .get(&only.location)
-                .await
-                .map_err(ApiError::internal)?;
-            let e_tag = meta.e_tag.clone();
-            let source = match payload {
-                GetResultPayload::File(file, _) => Source::File(file),
-                payload => Source::Bytes(
-                    GetResult {
-                        payload,
-                        meta,
-                        range,
-                        attributes,
-                    }
-                    .bytes()
-                    .await
-                    .map_err(ApiError::internal)?,
-                ),
-            };
-            return Ok(Assembled::Single {
-                location: only.location.clone(),
-                source,
-                e_tag,
-            });
+            return self.prepare_single(only, file.size, whole_file).await;
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        for p in parts {
-            let covered = bytes.len() as u64;
-            if p.start + p.size <= covered {
-                continue;
-            }
-            let data = self
-                .store
-                .get(&p.location)
-                .await
-                .map_err(ApiError::internal)?
+        let location = file.prefix.child(format!("assembled-{}", random_hex()?));
+        let target = assembly::Target {
+            location: &location,
+            part_size: self.part_size(ASSEMBLY_PART_BYTES),
+            local_root: self.local_root.as_deref(),
+        };
+        let digest = assembly::join(self.store.as_ref(), file.parts, file.size, target).await?;
+        let checked = self.prepare_joined(location.clone(), digest, file).await;
+        if checked.is_err() {
+            self.delete_object(&location).await;
+        }
+        checked
+    }
+
+    async fn prepare_single(
+        &self,
+        only: &Part,
+        size: u64,
+        whole_file: Option<String>,
+    ) -> Result<Checked<'_>, ApiError> {
+        let held = self.hold(size).await?;
+        let (source, e_tag) = self.open_whole(&only.location).await?;
+        Ok(Checked {
+            hashed: whole_file.is_some() && e_tag == whole_file,
+            source,
+            held,
+            location: only.location.clone(),
+            moved_chunk: true,
+        })
+    }
+
+    /// The joined file, hashed as it was written: a large movie is read
+    /// through its view, anything else whole.
+    async fn prepare_joined(
+        &self,
+        location: Path,
+        digest: [u8; 32],
+        file: &FileToCheck<'_>,
+    ) -> Result<Checked<'_>, ApiError> {
+        if hex::encode(digest) != file.sha256 {
+            return Err(ApiError::HashMismatch);
+        }
+        let movie = matches!(file.format, MediaFormat::Mp4 | MediaFormat::Mov);
+        let (source, held) = if movie && file.size > view::LARGE {
+            let max_boxes = clinshare_media::Limits::default().max_parts;
+            let plan = view::plan(self.store.as_ref(), &location, file.size, max_boxes).await?;
+            let held = self.hold(plan.held()).await?;
+            let bytes = plan.fill(self.store.as_ref(), &location).await?;
+            (Source::Bytes(Bytes::from(bytes)), held)
+        } else {
+            let held = self.hold(file.size).await?;
+            (self.open_whole(&location).await?.0, held)
+        };
+        Ok(Checked {
+            source,
+            hashed: true,
+            held,
+            location,
+            moved_chunk: false,
+        })
+    }
+
+    /// An object for the verifier to read whole, and its entity tag: a
+    /// folder's file is read on the verifier thread (see [`Source`]).
+    async fn open_whole(&self, location: &Path) -> Result<(Source, Option<String>), ApiError> {
+        let got = self.store.get(location).await.map_err(ApiError::internal)?;
+        let GetResult {
+            payload,
+            meta,
+            range,
+            attributes,
+        } = got;
+        let e_tag = meta.e_tag.clone();
+        let source = match payload {
+            GetResultPayload::File(file, _) => Source::File(file),
+            payload => Source::Bytes(
+                GetResult {
+                    payload,
+                    meta,
+                    range,
+                    attributes,
+                }
                 .bytes()
                 .await
-                .map_err(ApiError::internal)?;
-            if data.len() as u64 != p.size {
-                return Err(ApiError::HashMismatch);
-            }
-            let skip = usize::try_from(covered - p.start).map_err(ApiError::internal)?;
-            bytes.extend_from_slice(&data[skip..]);
+                .map_err(ApiError::internal)?,
+            ),
+        };
+        Ok((source, e_tag))
+    }
+
+    /// Memory for `bytes` the verifier will hold, waited for; more than
+    /// the whole budget is refused.
+    async fn hold(&self, bytes: u64) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        let mib = u32::try_from(bytes.div_ceil(MIB))
+            .ok()
+            .filter(|&m| m <= HELD_MIB)
+            .ok_or(ApiError::MediaRejected {
+                code: "media.too_large",
+            })?;
+        self.held
+            .acquire_many(mib.max(1))
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    /// Parts of `folder` bytes for a folder; a bucket's minimum for S3.
+    fn part_size(&self, folder: usize) -> usize {
+        if self.local_root.is_some() {
+            folder
+        } else {
+            S3_PART_BYTES
         }
-        Ok(Assembled::Joined(Bytes::from(bytes)))
+    }
+
+    /// Deletes one object; a failure only leaves garbage for the sweeper.
+    async fn delete_object(&self, location: &Path) {
+        match self.store.delete(location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "could not delete an upload's object"),
+        }
     }
 
     async fn exists(&self, location: &Path) -> Result<bool, ApiError> {
@@ -613,8 +719,10 @@ impl BlobStore {
     /// next upload of the file overwrites or ignores it, the sweeper
     /// deletes it), so it is logged.
     async fn discard(&self, prefix: &Path) {
-        if let Ok(parts) = self.parts(prefix).await {
-            self.delete_parts(&parts).await;
+        if let Ok(listed) = self.listed(prefix).await {
+            for m in listed {
+                self.delete_object(&m.location).await;
+            }
         }
     }
 
@@ -761,20 +869,37 @@ struct Part {
     location: Path,
 }
 
-enum Assembled {
-    /// One chunk holds the whole file (with its entity tag).
-    Single {
-        location: Path,
-        source: Source,
-        e_tag: Option<String>,
-    },
-    /// Several chunks, joined in memory.
-    Joined(Bytes),
+/// A complete upload, as [`BlobStore::finish`] checks it.
+struct FileToCheck<'a> {
+    prefix: &'a Path,
+    parts: &'a [Part],
+    sha256: &'a str,
+    size: u64,
+    format: MediaFormat,
 }
 
-enum Placing {
-    Move(Path),
-    Write(Bytes),
+/// A complete file as one object, ready for the verifier.
+struct Checked<'a> {
+    source: Source,
+    /// The bytes are known to hash to the file's SHA-256.
+    hashed: bool,
+    /// The memory `source` holds while it is checked.
+    held: tokio::sync::SemaphorePermit<'a>,
+    /// The object that becomes the verified file.
+    location: Path,
+    /// `location` is the file's only chunk (its other objects are none).
+    moved_chunk: bool,
+}
+
+/// Parts in which a folder's joined file is written: few files are joined
+/// at once (one per verifier thread).
+const ASSEMBLY_PART_BYTES: usize = 1024 * 1024;
+
+/// Names a joined file for this attempt alone.
+fn random_hex() -> Result<String, ApiError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(ApiError::internal)?;
+    Ok(hex::encode(b))
 }
 
 /// How far chunks reach from byte 0 without a gap.
