@@ -307,8 +307,9 @@ fn restore_purged(
         rusqlite::params![record.id, bytes, thumb],
     )?;
     tx.execute(
-        "UPDATE media SET purged_at = NULL, has_thumbnail = ?2 WHERE id = ?1",
-        rusqlite::params![record.id, has_thumbnail],
+        // Retention counts from now again (`retention::purge_expired`).
+        "UPDATE media SET purged_at = NULL, has_thumbnail = ?2, restored_at = ?3 WHERE id = ?1",
+        rusqlite::params![record.id, has_thumbnail, crate::clock::now_rfc3339()],
     )?;
     audit::append(
         tx,

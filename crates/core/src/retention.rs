@@ -32,9 +32,10 @@ pub struct PurgeReport {
 }
 
 /// Remove the bytes of every photo whose referrals were all delivered
-/// with a receipt at least `retention_days` before `now`. A photo that is
-/// also part of a referral not yet delivered (a draft, queued, blocked,
-/// failed) keeps its bytes.
+/// with a receipt at least `retention_days` before `now` (and, for a photo
+/// imported again after a purge, that was restored at least that long
+/// ago). A photo that is also part of a referral not yet delivered (a
+/// draft, queued, blocked, failed) keeps its bytes.
 pub fn purge_expired(
     store: &mut Store,
     actor: &Actor,
@@ -42,11 +43,12 @@ pub fn purge_expired(
 ) -> Result<PurgeReport, StoreError> {
     let days = settings::retention_days(store)?;
     let cutoff = now - time::Duration::days(i64::from(days));
-    let candidates: Vec<(String, Option<i64>, String, String, i64)> = {
+    let candidates: Vec<(String, Option<i64>, String, String, i64, Option<String>)> = {
         let mut stmt = store.conn().prepare(
             // Never touches media_content's bytes: grouping rows that
             // carry them would copy every sent photo into temporary storage.
-            "SELECT m.id, m.patient_id, max(r.delivered_at), group_concat(r.id), m.size \
+            "SELECT m.id, m.patient_id, max(r.delivered_at), group_concat(r.id), m.size, \
+             m.restored_at \
              FROM media m \
              JOIN referral_media rm ON rm.media_id = m.id \
              JOIN referrals r ON r.id = rm.referral_id \
@@ -58,15 +60,23 @@ pub fn purge_expired(
         )?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows
     };
     let expired: Vec<_> = candidates
         .into_iter()
-        .filter(|(_, _, delivered, _, _)| {
-            OffsetDateTime::parse(delivered, &Rfc3339).is_ok_and(|t| t <= cutoff)
+        .filter(|(_, _, delivered, _, _, restored)| {
+            let old = |at: &str| OffsetDateTime::parse(at, &Rfc3339).is_ok_and(|t| t <= cutoff);
+            old(delivered) && restored.as_deref().is_none_or(old)
         })
         .collect();
     let mut report = PurgeReport::default();
@@ -77,7 +87,7 @@ pub fn purge_expired(
     let tx = store
         .conn_mut()
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for (media_id, patient_id, _, referrals, size) in expired {
+    for (media_id, patient_id, _, referrals, size, _) in expired {
         tx.execute("DELETE FROM media_content WHERE media_id = ?1", [&media_id])?;
         tx.execute(
             "UPDATE media SET purged_at = ?1, has_thumbnail = 0 WHERE id = ?2",

@@ -672,6 +672,27 @@ fn after_a_purge_an_original_is_deleted_only_once_the_store_holds_its_photo_agai
 }
 
 #[test]
+fn a_photo_imported_again_is_not_purged_until_its_own_retention_period_has_passed() {
+    let (_dir, mut store) = open_store();
+    let nurse = actor(&store, "Nurse");
+    let source = fixture(SONY);
+    let (_, id) = purged_photo(&mut store, &nurse, &source);
+    import_bytes(&mut store, &nurse, &source, None).expect("import again");
+
+    // The next sync's purge: its referral was delivered ten days ago, but
+    // the nurse has only just brought it back.
+    let now = time::OffsetDateTime::now_utc();
+    let purged = crate::retention::purge_expired(&mut store, &nurse, now).expect("purge");
+    assert!(purged.purged.is_empty(), "{:?}", purged.purged);
+    assert!(bytes(&mut store, &nurse, &id).expect("read").is_some());
+
+    // Once the default seven days have passed since then, it goes again.
+    let later = now + time::Duration::days(8);
+    let purged = crate::retention::purge_expired(&mut store, &nurse, later).expect("purge");
+    assert_eq!(purged.purged, [id.as_str()]);
+}
+
+#[test]
 fn an_original_is_kept_when_its_photo_is_no_longer_in_the_store() {
     let (_dir, mut store) = open_store();
     let nurse = actor(&store, "Nurse");
