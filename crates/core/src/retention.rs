@@ -31,6 +31,18 @@ pub struct PurgeReport {
     pub bytes_freed: u64,
 }
 
+/// A sent photo that may be due for purging.
+struct Candidate {
+    media_id: String,
+    patient_id: Option<i64>,
+    /// The last of its referrals' deliveries.
+    delivered_at: String,
+    /// Its referrals' ids, comma-separated.
+    referrals: String,
+    size: i64,
+    restored_at: Option<String>,
+}
+
 /// Remove the bytes of every photo whose referrals were all delivered
 /// with a receipt at least `retention_days` before `now` (and, for a photo
 /// imported again after a purge, that was restored at least that long
@@ -43,7 +55,7 @@ pub fn purge_expired(
 ) -> Result<PurgeReport, StoreError> {
     let days = settings::retention_days(store)?;
     let cutoff = now - time::Duration::days(i64::from(days));
-    let candidates: Vec<(String, Option<i64>, String, String, i64, Option<String>)> = {
+    let candidates: Vec<Candidate> = {
         let mut stmt = store.conn().prepare(
             // Never touches media_content's bytes: grouping rows that
             // carry them would copy every sent photo into temporary storage.
@@ -60,23 +72,23 @@ pub fn purge_expired(
         )?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
+                Ok(Candidate {
+                    media_id: r.get(0)?,
+                    patient_id: r.get(1)?,
+                    delivered_at: r.get(2)?,
+                    referrals: r.get(3)?,
+                    size: r.get(4)?,
+                    restored_at: r.get(5)?,
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows
     };
     let expired: Vec<_> = candidates
         .into_iter()
-        .filter(|(_, _, delivered, _, _, restored)| {
+        .filter(|c| {
             let old = |at: &str| OffsetDateTime::parse(at, &Rfc3339).is_ok_and(|t| t <= cutoff);
-            old(delivered) && restored.as_deref().is_none_or(old)
+            old(&c.delivered_at) && c.restored_at.as_deref().is_none_or(old)
         })
         .collect();
     let mut report = PurgeReport::default();
@@ -87,7 +99,14 @@ pub fn purge_expired(
     let tx = store
         .conn_mut()
         .transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for (media_id, patient_id, _, referrals, size, _) in expired {
+    for Candidate {
+        media_id,
+        patient_id,
+        referrals,
+        size,
+        ..
+    } in expired
+    {
         tx.execute("DELETE FROM media_content WHERE media_id = ?1", [&media_id])?;
         tx.execute(
             "UPDATE media SET purged_at = ?1, has_thumbnail = 0 WHERE id = ?2",
