@@ -9,10 +9,16 @@
 #   CLIENTS=50 bench/server/run.sh
 #   S3=1 bench/server/run.sh       # media in an S3 bucket (s3s-fs on
 #                                  # loopback, installed by scripts/test.sh)
+#   VIDEO_MB=400 bench/server/run.sh
+#       # each client sends one generated ~400 MB MP4 instead (4 MiB chunks;
+#       # 50 clients unless CLIENTS says otherwise). Needs about twice the
+#       # files' total on the data folder's disk (chunks, then the joined
+#       # file); stops after LOAD_TIMEOUT_SECONDS (default 1800).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-CLIENTS="${CLIENTS:-200}"
+VIDEO_MB="${VIDEO_MB:-}"
+if [ -n "$VIDEO_MB" ]; then CLIENTS="${CLIENTS:-50}"; else CLIENTS="${CLIENTS:-200}"; fi
 PASSWORD="benchmark password 1234"
 
 cargo build --release --locked -p clinshare-server --bin clinshare-server --example upload_load
@@ -29,8 +35,24 @@ cleanup() {
 trap cleanup EXIT
 DATA="$WORK/data"
 
-# Random noise compresses badly, so the JPEG is ~4 MB at a plausible size.
-convert -size 2800x1900 xc: +noise Random -quality 87 "$WORK/photo.jpg"
+if [ -n "$VIDEO_MB" ]; then
+    # Chunks and the joined copy of every file at once, and the stored files.
+    NEED_MB=$((CLIENTS * VIDEO_MB * 2 + 1024))
+    FREE_MB="$(df -Pm "$WORK" | awk 'NR == 2 {print $4}')"
+    if [ "$FREE_MB" -lt "$NEED_MB" ]; then
+        echo "video mode needs ${NEED_MB} MB free under $WORK, there are ${FREE_MB}" >&2
+        exit 1
+    fi
+    MEDIA="video:$VIDEO_MB"
+    # The last chunk's request waits for the file's turn to be joined and
+    # verified (one per core), behind up to CLIENTS others.
+    SERVE_ARGS=(--request-timeout 1200s)
+else
+    # Random noise compresses badly, so the JPEG is ~4 MB at a plausible size.
+    convert -size 2800x1900 xc: +noise Random -quality 87 "$WORK/photo.jpg"
+    MEDIA="$WORK/photo.jpg"
+    SERVE_ARGS=()
+fi
 
 TEAM_ID="$("$BIN" --data-dir "$DATA" --json admin team add "Tissue Viability" --org Bench --accepts-referrals \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["team_id"])')"
@@ -76,16 +98,21 @@ print(f"{n * size / 1e6 / (time.monotonic() - t):.0f}")
 PY
     rm -rf "$WORK/disk"
 }
-[ -z "${S3:-}" ] && DISK_MBS="$(disk_baseline)"
-"$BIN" --data-dir "$DATA" "${BLOB_ARGS[@]}" --json serve --listen 127.0.0.1:0 > "$WORK/ready" 2> "$WORK/server.log" &
+# (Not for videos: it would write all of them once more.)
+[ -z "${S3:-}" ] && [ -z "$VIDEO_MB" ] && DISK_MBS="$(disk_baseline)"
+"$BIN" --data-dir "$DATA" "${BLOB_ARGS[@]}" --json serve --listen 127.0.0.1:0 "${SERVE_ARGS[@]}" > "$WORK/ready" 2> "$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
 ADDR="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$WORK/ready")"
 PIN="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spki_sha256_hex"])' "$WORK/ready")"
 
-echo "clients: $CLIENTS, photo: $(stat -c %s "$WORK/photo.jpg") bytes before stripping, cores: $(nproc)"
+if [ -n "$VIDEO_MB" ]; then
+    echo "clients: $CLIENTS, video: ${VIDEO_MB} MB of media data each, cores: $(nproc)"
+else
+    echo "clients: $CLIENTS, photo: $(stat -c %s "$WORK/photo.jpg") bytes before stripping, cores: $(nproc)"
+fi
 SERVER_PID="$SERVER_PID" CLK_TCK="$(getconf CLK_TCK)" \
-    "$LOAD" "$ADDR" "$PIN" "$WORK/photo.jpg" "$WORK/codes" bench "$PASSWORD" "$TEAM_ID" | tee "$WORK/result.json"
+    "$LOAD" "$ADDR" "$PIN" "$MEDIA" "$WORK/codes" bench "$PASSWORD" "$TEAM_ID" | tee "$WORK/result.json"
 echo "server peak RSS (VmHWM): $(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2, $3}')"
 # Both processes share the cores: what the server alone costs per MB in the
 # timed phase, and what that would sustain on cores of its own.

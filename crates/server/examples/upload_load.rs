@@ -4,6 +4,10 @@
 //! latency figures as one JSON line.
 //!
 //! `upload_load ADDR PIN PHOTO CODES_FILE USER PASSWORD TEAM_ID`
+//!
+//! PHOTO `video:MB` sends instead a clean MP4 generated here whose media
+//! data is MB megabytes (the same movie for every client, as with the
+//! photo). `LOAD_TIMEOUT_SECONDS` (default 1800) bounds the timed phase.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +28,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+include!("../tests/support/mp4.rs");
 
 /// The app's chunk size (`clinshare_core::sync`): a 4 MB photo in one request.
 const CHUNK: usize = 4 * 1024 * 1024;
@@ -165,6 +171,8 @@ struct Args {
     addr: SocketAddr,
     pin: String,
     photo: Arc<Vec<u8>>,
+    /// The manifest's format for it: `jpeg` or `mp4`.
+    format: &'static str,
     /// The photo's SHA-256 and each chunk's, computed once: every client
     /// sends the same photo, and on real laptops this hashing is theirs,
     /// not the server's cores' (hashed per client, it took ~1 s of the
@@ -228,7 +236,7 @@ async fn send_one(a: Arc<Args>, mut conn: Conn, n: usize) -> Result<Duration, Er
         "consent": {"level": "care", "given_by": "patient", "recorded_by": "bench", "recorded_at": "2026-01-01T00:00:00Z", "recipient_team": a.team, "withdrawn": false},
         "clinical_question": "Benchmark referral.",
         "urgency": "routine",
-        "media": [{"sha256": sha, "size": a.photo.len(), "format": "jpeg"}],
+        "media": [{"sha256": sha, "size": a.photo.len(), "format": a.format}],
     });
     let (s, v) = conn
         .request("POST", "/v1/referrals", manifest.to_string().as_bytes())
@@ -270,12 +278,18 @@ async fn main() -> Result<(), Error> {
         .lines()
         .map(str::to_owned)
         .collect();
-    // Stripped as the app would before sending.
-    let photo = clinshare_media::sanitise(
-        &std::fs::read(&argv[3])?,
-        &clinshare_media::Limits::default(),
-    )?
-    .bytes;
+    let (photo, format) = match argv[3].strip_prefix("video:") {
+        Some(mb) => (synthetic_video(mb.parse()?)?, "mp4"),
+        // Stripped as the app would before sending.
+        None => (
+            clinshare_media::sanitise(
+                &std::fs::read(&argv[3])?,
+                &clinshare_media::Limits::default(),
+            )?
+            .bytes,
+            "jpeg",
+        ),
+    };
     let args = Arc::new(Args {
         addr: argv[1].parse()?,
         pin: argv[2].clone(),
@@ -285,6 +299,7 @@ async fn main() -> Result<(), Error> {
             .map(|c| hex::encode(Sha256::digest(c)))
             .collect(),
         photo: Arc::new(photo),
+        format,
         user: argv[5].clone(),
         password: argv[6].clone(),
         team: argv[7].clone(),
@@ -309,7 +324,13 @@ async fn main() -> Result<(), Error> {
         .enumerate()
         .map(|(n, conn)| tokio::spawn(send_one(Arc::clone(&args), conn, n)))
         .collect();
-    let mut latencies = futures_join(handles).await?;
+    let limit = std::env::var("LOAD_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1800);
+    let mut latencies = tokio::time::timeout(Duration::from_secs(limit), futures_join(handles))
+        .await
+        .map_err(|_| format!("the uploads took more than {limit} s"))??;
     let wall = started.elapsed();
     let cpu = (cpu_seconds("self"), server_cpu_seconds());
     latencies.sort();
@@ -323,6 +344,7 @@ async fn main() -> Result<(), Error> {
         json!({
             "clients": clients,
             "photo_bytes": args.photo.len(),
+            "format": args.format,
             "wall_seconds": wall.as_secs_f64(),
             "throughput_mb_per_s": bytes / 1e6 / wall.as_secs_f64(),
             "latency_ms_p50": pct(0.50),
@@ -334,6 +356,14 @@ async fn main() -> Result<(), Error> {
         })
     );
     Ok(())
+}
+
+/// A clean movie (what the app's sanitiser leaves) with `mb` MB of media
+/// data, checked here as the server will check it.
+fn synthetic_video(mb: u64) -> Result<Vec<u8>, Error> {
+    let movie = mp4_movie(usize::try_from(mb * 1_000_000)?, &[], 0x5eed);
+    clinshare_media::verify_structure(&movie, clinshare_media::Format::Mp4)?;
+    Ok(movie)
 }
 
 /// User + system CPU seconds of a process (`self` or a pid) from
