@@ -145,6 +145,7 @@ async fn audit(store: &dyn Store, by: &By, object: &str, outcome: &str) -> Resul
             action: action::ADMIN.into(),
             object: object.into(),
             outcome: outcome.into(),
+            patient: None,
         })
         .await?;
     Ok(())

@@ -1,7 +1,9 @@
 //! The server's audit trail: every request that touches patient data (and
 //! every refusal of one) appends an entry; entries are hash-chained like the
 //! app's (`clinshare-core` `audit.rs`), so an edited, removed or reordered
-//! entry breaks the chain. Entries hold ids only, never identifiers or names.
+//! entry breaks the chain. Entries hold ids and codes, and for reads and
+//! writes of a referral the patient's identifier (`patient`), so "who
+//! looked at this patient" has an answer; never a name.
 
 use sha2::{Digest, Sha256};
 
@@ -12,12 +14,20 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// Names the encoding, so a future change of it is explicit.
 const DOMAIN: &[u8] = b"clinshare.server.audit.v1\0";
+/// The encoding of entries that name a patient: v1's fields and the
+/// patient. Entries without one keep v1, so chains written before the
+/// patient column existed still verify.
+const DOMAIN_V2: &[u8] = b"clinshare.server.audit.v2\0";
 
 /// SHA-256 over the previous hash and every field, each length-prefixed so
 /// no field can bleed into the next.
 pub fn entry_hash(prev_hash: &str, seq: i64, r: &AuditRecord) -> String {
     let mut h = Sha256::new();
-    h.update(DOMAIN);
+    h.update(if r.patient.is_some() {
+        DOMAIN_V2
+    } else {
+        DOMAIN
+    });
     let fields: [&[u8]; 8] = [
         prev_hash.as_bytes(),
         &seq.to_be_bytes(),
@@ -28,7 +38,10 @@ pub fn entry_hash(prev_hash: &str, seq: i64, r: &AuditRecord) -> String {
         r.object.as_bytes(),
         r.outcome.as_bytes(),
     ];
-    for f in fields {
+    for f in fields
+        .into_iter()
+        .chain(r.patient.as_deref().map(str::as_bytes))
+    {
         h.update((f.len() as u64).to_be_bytes());
         h.update(f);
     }
@@ -65,6 +78,7 @@ mod tests {
             action: action.into(),
             object: "o".into(),
             outcome: "ok".into(),
+            patient: None,
         }
     }
 
@@ -79,5 +93,25 @@ mod tests {
         shifted.actor = "ud".into();
         shifted.device = String::new();
         assert_ne!(a, entry_hash(GENESIS_HASH, 1, &shifted));
+    }
+
+    #[test]
+    fn the_patient_is_hashed_and_entries_without_one_keep_the_old_encoding() {
+        // The v1 hash of this record, as written before the patient column:
+        // an existing chain must still verify.
+        let old = entry_hash(GENESIS_HASH, 1, &rec("x"));
+        assert_eq!(
+            old,
+            "91f77b337785318aec9e11dcbc5a1d0f377747640d3c504269b9c5ec844ab801"
+        );
+        let mut named = rec("x");
+        named.patient = Some("nhs:9434765919".into());
+        let a = entry_hash(GENESIS_HASH, 1, &named);
+        assert_ne!(a, old);
+        named.patient = Some("nhs:9434765911".into());
+        assert_ne!(a, entry_hash(GENESIS_HASH, 1, &named));
+        // An empty patient is not the same as none.
+        named.patient = Some(String::new());
+        assert_ne!(old, entry_hash(GENESIS_HASH, 1, &named));
     }
 }

@@ -88,6 +88,7 @@ pub async fn enrol(
             action: action::ENROL.into(),
             object: "-".into(),
             outcome: if ok { "ok".into() } else { "refused".into() },
+            patient: None,
         })
         .await?;
     outcome.map_err(|e| match e {

@@ -23,7 +23,7 @@ use crate::audit::action;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::inbox::{addressed_to, mime};
-use crate::intake::audit;
+use crate::intake::{audit_entry, audit_referral, Entry};
 use crate::state::AppState;
 use crate::store::Referral;
 
@@ -113,10 +113,11 @@ pub async fn search_documents(
     let kind = kind_of_system(system).ok_or(ApiError::BadRequest(
         "the patient identifier system is not one this server knows",
     ))?;
-    // An invalid number matches nothing (and is not echoed).
+    // An invalid number matches nothing (and is not echoed, nor audited:
+    // it may not be a number at all).
     let wanted = PatientIdentifier::parse_as(kind, value, None).ok();
     let mut entries = Vec::new();
-    if let Some(wanted) = wanted {
+    if let Some(wanted) = &wanted {
         let mut senders: HashMap<String, String> = HashMap::new();
         for r in state.store.inbox(&user.team_ids).await? {
             if r.consent_withdrawn_at.is_some()
@@ -143,16 +144,21 @@ pub async fn search_documents(
             }
         }
     }
-    audit(
-        &state,
-        &caller,
-        user,
-        action::FHIR_SEARCH,
-        "-",
-        "ok",
-        crate::clock::now(),
-    )
-    .await?;
+    // Whose record was searched for, whether or not anything matched.
+    let entry = Entry {
+        action: action::FHIR_SEARCH,
+        object: "-",
+        outcome: if wanted.is_some() {
+            "ok"
+        } else {
+            "invalid_identifier"
+        },
+        patient: wanted
+            .as_ref()
+            .and_then(|w| crate::store::audit_patient(w.kind(), w.value())),
+        at: crate::clock::now(),
+    };
+    audit_entry(&state, &caller, user, entry).await?;
     let mut bundle = json!({
         "resourceType": "Bundle",
         "type": "searchset",
@@ -177,36 +183,24 @@ pub async fn binary(
     }
     let r = addressed_to(&state, user, referral_id).await?;
     let now = crate::clock::now();
+    let download = (action::MEDIA_DOWNLOAD, &r);
+    // The media rows, not the manifest: withdrawal erases the manifest's
+    // list, and a withdrawn photo still answers 410 rather than 404.
+    if !r.media.iter().any(|m| m.sha256.starts_with(prefix)) {
+        return Err(ApiError::NotFound);
+    }
+    if r.consent_withdrawn_at.is_some() {
+        audit_referral(&state, &caller, user, download, "consent_withdrawn", now).await?;
+        return Err(ApiError::ConsentWithdrawn);
+    }
     let m = r
         .manifest
         .media
         .iter()
         .find(|m| m.sha256.starts_with(prefix))
         .ok_or(ApiError::NotFound)?;
-    if r.consent_withdrawn_at.is_some() {
-        audit(
-            &state,
-            &caller,
-            user,
-            action::MEDIA_DOWNLOAD,
-            &r.id,
-            "consent_withdrawn",
-            now,
-        )
-        .await?;
-        return Err(ApiError::ConsentWithdrawn);
-    }
     let body = state.blobs.open_verified(&r.id, &m.sha256).await?;
-    audit(
-        &state,
-        &caller,
-        user,
-        action::MEDIA_DOWNLOAD,
-        &r.id,
-        "ok",
-        now,
-    )
-    .await?;
+    audit_referral(&state, &caller, user, download, "ok", now).await?;
     Ok((
         [
             (header::CONTENT_TYPE, mime(m.format).to_owned()),

@@ -7,12 +7,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use clinshare_protocol::inbox::{InboxItem, InboxReferral};
-use clinshare_protocol::referral::{MediaFormat, ReferralState};
+use clinshare_protocol::referral::{MediaFormat, ReferralManifest, ReferralState};
 
 use crate::audit::action;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::intake::audit;
+use crate::intake::{audit, audit_referral};
 use crate::state::AppState;
 use crate::store::{Referral, User};
 
@@ -28,6 +28,20 @@ fn item(r: &Referral) -> InboxItem {
             .unwrap_or_default(),
         acknowledged_at: r.acknowledged_at.map(crate::clock::rfc3339),
         consent_withdrawn: r.consent_withdrawn_at.is_some(),
+        consent_withdrawn_at: r.consent_withdrawn_at.map(crate::clock::rfc3339),
+    }
+}
+
+/// What a recipient may read of the referral's manifest: all of it, or
+/// after withdrawal only what says which referral it was. The store erased
+/// the rest when the withdrawal was recorded; erasing again here keeps a
+/// referral withdrawn before the store did that (or any later slip in the
+/// store) from reaching a recipient.
+fn readable(r: &Referral) -> std::borrow::Cow<'_, ReferralManifest> {
+    if r.consent_withdrawn_at.is_some() {
+        std::borrow::Cow::Owned(crate::store::erased_manifest(&r.manifest))
+    } else {
+        std::borrow::Cow::Borrowed(&r.manifest)
     }
 }
 
@@ -52,6 +66,8 @@ pub async fn list(
 ) -> Result<Json<Vec<InboxItem>>, ApiError> {
     let user = caller.user()?;
     let referrals = state.store.inbox(&user.team_ids).await?;
+    // No patient: a list item names none (no identifier, name or
+    // question), so listing is not looking at anyone's record; opening is.
     audit(
         &state,
         &caller,
@@ -72,28 +88,16 @@ pub async fn open(
 ) -> Result<Json<InboxReferral>, ApiError> {
     let user = caller.user()?;
     let r = addressed_to(&state, user, &id).await?;
-    audit(
-        &state,
-        &caller,
-        user,
-        action::INBOX_OPEN,
-        &r.id,
-        "ok",
-        crate::clock::now(),
-    )
-    .await?;
+    let now = crate::clock::now();
+    audit_referral(&state, &caller, user, (action::INBOX_OPEN, &r), "ok", now).await?;
     let sender = state.store.user(&r.sender_user_id).await?;
-    let withdrawn = r.consent_withdrawn_at.is_some();
+    let manifest = readable(&r);
     Ok(Json(InboxReferral {
         item: item(&r),
-        patient: r.manifest.patient.clone(),
-        consent: r.manifest.consent.clone(),
-        clinical_question: r.manifest.clinical_question.clone(),
-        media: if withdrawn {
-            Vec::new()
-        } else {
-            r.manifest.media.clone()
-        },
+        patient: manifest.patient.clone(),
+        consent: manifest.consent.clone(),
+        clinical_question: manifest.clinical_question.clone(),
+        media: manifest.media.clone(),
         sender_name: sender.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
         sender_team: sender.and_then(|u| u.team_ids.first().cloned()),
     }))
@@ -121,17 +125,9 @@ pub async fn download(
     let user = caller.user()?;
     let r = addressed_to(&state, user, &id).await?;
     let now = crate::clock::now();
+    let download = (action::MEDIA_DOWNLOAD, &r);
     if r.consent_withdrawn_at.is_some() {
-        audit(
-            &state,
-            &caller,
-            user,
-            action::MEDIA_DOWNLOAD,
-            &r.id,
-            "consent_withdrawn",
-            now,
-        )
-        .await?;
+        audit_referral(&state, &caller, user, download, "consent_withdrawn", now).await?;
         return Err(ApiError::ConsentWithdrawn);
     }
     let m = r
@@ -141,16 +137,7 @@ pub async fn download(
         .find(|m| m.sha256 == sha256)
         .ok_or(ApiError::NotFound)?;
     let body = state.blobs.open_verified(&r.id, &m.sha256).await?;
-    audit(
-        &state,
-        &caller,
-        user,
-        action::MEDIA_DOWNLOAD,
-        &r.id,
-        "ok",
-        now,
-    )
-    .await?;
+    audit_referral(&state, &caller, user, download, "ok", now).await?;
     Ok((
         [
             (header::CONTENT_TYPE, mime(m.format).to_owned()),
@@ -171,6 +158,6 @@ pub async fn acknowledge(
     let r = addressed_to(&state, user, &id).await?;
     let now = crate::clock::now();
     let r = state.store.acknowledge(&r.id, &user.id, now).await?;
-    audit(&state, &caller, user, action::ACKNOWLEDGE, &r.id, "ok", now).await?;
+    audit_referral(&state, &caller, user, (action::ACKNOWLEDGE, &r), "ok", now).await?;
     Ok(Json(item(&r)))
 }

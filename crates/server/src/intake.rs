@@ -44,20 +44,23 @@ pub async fn create(
         Ok(()) => accept(&state, &caller, &user, manifest, now).await,
         Err(e) => Err(e),
     };
-    let (object, outcome) = match &result {
-        Ok((r, created)) => (r.id.clone(), if *created { "ok" } else { "repeat" }),
-        Err(e) => ("-".to_owned(), e.code()),
+    // A refused manifest's identifier is not named: it may not be one.
+    let (object, outcome, patient) = match &result {
+        Ok((r, created)) => (
+            r.id.clone(),
+            if *created { "ok" } else { "repeat" },
+            r.audit_patient(),
+        ),
+        Err(e) => ("-".to_owned(), e.code(), None),
     };
-    audit(
-        &state,
-        &caller,
-        &user,
-        action::REFERRAL_CREATE,
-        &object,
+    let entry = Entry {
+        action: action::REFERRAL_CREATE,
+        object: &object,
         outcome,
-        now,
-    )
-    .await?;
+        patient,
+        at: now,
+    };
+    audit_entry(&state, &caller, &user, entry).await?;
     let (referral, created) = result?;
     let status = if created {
         StatusCode::CREATED
@@ -180,6 +183,7 @@ async fn check_manifest(state: &AppState, m: &ReferralManifest) -> Result<(), Ap
     Ok(())
 }
 
+/// An entry that concerns no patient (or none the server still knows).
 pub async fn audit(
     state: &AppState,
     caller: &Caller,
@@ -189,18 +193,66 @@ pub async fn audit(
     outcome: &str,
     at: i64,
 ) -> Result<(), ApiError> {
+    let entry = Entry {
+        action,
+        object,
+        outcome,
+        patient: None,
+        at,
+    };
+    audit_entry(state, caller, user, entry).await
+}
+
+/// What an audit entry says beyond who made the request.
+pub struct Entry<'a> {
+    pub action: &'a str,
+    pub object: &'a str,
+    pub outcome: &'a str,
+    /// `store::audit_patient`: whose record this read or wrote.
+    pub patient: Option<String>,
+    pub at: i64,
+}
+
+pub async fn audit_entry(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+    e: Entry<'_>,
+) -> Result<(), ApiError> {
     state
         .store
         .append_audit(AuditRecord {
-            at,
+            at: e.at,
             actor: user.id.clone(),
             device: caller.device_id.clone(),
-            action: action.to_owned(),
-            object: object.to_owned(),
-            outcome: outcome.to_owned(),
+            action: e.action.to_owned(),
+            object: e.object.to_owned(),
+            outcome: e.outcome.to_owned(),
+            patient: e.patient,
         })
         .await?;
     Ok(())
+}
+
+/// An entry about one referral, naming its patient while the server still
+/// holds the identifier (after withdrawal it does not: the referral id
+/// links to the entries that named them).
+pub async fn audit_referral(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+    (action, r): (&str, &Referral),
+    outcome: &str,
+    at: i64,
+) -> Result<(), ApiError> {
+    let entry = Entry {
+        action,
+        object: &r.id,
+        outcome,
+        patient: r.audit_patient(),
+        at,
+    };
+    audit_entry(state, caller, user, entry).await
 }
 
 /// The referral if this user sent it; otherwise "not found", whether it
@@ -255,22 +307,24 @@ pub async fn status(
 ) -> Result<Json<ReferralStatus>, ApiError> {
     let user = caller.user()?;
     let r = own_referral(&state, user, &id).await?;
-    audit(
+    let now = crate::clock::now();
+    audit_referral(
         &state,
         &caller,
         user,
-        action::REFERRAL_VIEW,
-        &r.id,
+        (action::REFERRAL_VIEW, &r),
         "ok",
-        crate::clock::now(),
+        now,
     )
     .await?;
     Ok(Json(sender_view(&state, &r).await?))
 }
 
 /// Deletes a withdrawn referral's files (and chunks still uploading).
+/// From the media rows, which withdrawal keeps: the manifest's media list
+/// is erased with the rest of it.
 pub(crate) async fn delete_files(state: &AppState, r: &Referral) -> Result<(), ApiError> {
-    for m in &r.manifest.media {
+    for m in &r.media {
         let shared = state.store.media_in_use_elsewhere(&m.sha256, &r.id).await?;
         state.blobs.delete(&r.id, &m.sha256, !shared).await?;
     }
@@ -278,7 +332,9 @@ pub(crate) async fn delete_files(state: &AppState, r: &Referral) -> Result<(), A
 }
 
 /// The sender reports that the patient withdrew consent: recipients can no
-/// longer open the files and see that consent was withdrawn.
+/// longer open the files and see only that consent was withdrawn, when,
+/// and which referral it was; the store erases the patient's details from
+/// the referral in the same transaction that records the withdrawal.
 pub async fn withdraw_consent(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -300,7 +356,20 @@ pub async fn withdraw_consent(
         return Err(ApiError::BadRequest("give the reason for the withdrawal"));
     }
     let now = crate::clock::now();
+    // Named before the store erases it: this entry is what links the
+    // referral id to the patient once the referral holds neither.
+    let patient = r.audit_patient();
     let r = state.store.withdraw_consent(&r.id, now).await?;
+    // Audited as soon as it is recorded: a retry after a failed deletion
+    // finds the patient already erased and could not name them.
+    let entry = Entry {
+        action: action::CONSENT_WITHDRAW,
+        object: &r.id,
+        outcome: "ok",
+        patient,
+        at: now,
+    };
+    audit_entry(&state, &caller, user, entry).await?;
     // The referral's files go from the blob store. A failure leaves them
     // refused (410) and answers 500, so the laptop sends the withdrawal
     // again and the deletion is retried.
@@ -312,15 +381,5 @@ pub async fn withdraw_consent(
             .queue_pacs_job(&r.id, &target, PacsJobKind::Delete, now)
             .await?;
     }
-    audit(
-        &state,
-        &caller,
-        user,
-        action::CONSENT_WITHDRAW,
-        &r.id,
-        "ok",
-        now,
-    )
-    .await?;
     Ok(Json(sender_view(&state, &r).await?))
 }

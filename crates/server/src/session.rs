@@ -116,6 +116,7 @@ pub async fn sign_in(
         action: action::SIGN_IN.into(),
         object: "-".into(),
         outcome: outcome.to_owned(),
+        patient: None,
     };
     let user = match user {
         Some(u) if matches => u,

@@ -153,6 +153,7 @@ impl Forwarder {
                 .into(),
                 object: job.referral_id.clone(),
                 outcome: audit_outcome,
+                patient: None,
             })
             .await
     }

@@ -14,6 +14,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 pub use clinshare_protocol::admin::Role;
+use clinshare_protocol::identifier::IdentifierKind;
 use clinshare_protocol::referral::{ReferralManifest, ReferralState};
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +128,55 @@ pub struct AuditRecord {
     /// Referral id or other object id; never a patient identifier.
     pub object: String,
     pub outcome: String,
+    /// Whose record was read or written: `kind:value` (`nhs:9434765919`,
+    /// the identifier's canonical form), for the information-governance
+    /// question "who looked at this patient". Never a name. `None` where
+    /// no patient is concerned, or where the server no longer knows the
+    /// patient (a withdrawn referral: its earlier entries name them).
+    pub patient: Option<String>,
+}
+
+/// How the audit names a patient: the kind's prefix and the canonical
+/// value, the one spelling every entry uses so a search finds them all.
+pub fn audit_patient(kind: IdentifierKind, value: &str) -> Option<String> {
+    // An erased (withdrawn) referral has no value left to name.
+    (!value.is_empty()).then(|| format!("{}:{value}", kind.as_str()))
+}
+
+impl Referral {
+    /// `audit_patient` of this referral's patient, while it is stored.
+    pub fn audit_patient(&self) -> Option<String> {
+        audit_patient(self.manifest.patient.kind, &self.manifest.patient.value)
+    }
+}
+
+/// The manifest as kept once consent is withdrawn: only what says which
+/// referral it was and what the sender's view, idempotency and the PACS
+/// deletion still need. The patient's identifier, name and date of birth,
+/// the question and the media list (body sites, capture times) go; the
+/// files' hashes and sizes stay in `referral_media` for the sender's view
+/// and the blob deletion. Erased in the withdrawal's own transaction, so
+/// no later code path can return what is no longer stored.
+pub fn erased_manifest(m: &ReferralManifest) -> ReferralManifest {
+    use clinshare_protocol::referral::PatientRef;
+    let mut consent = m.consent.clone();
+    consent.withdrawn = true;
+    ReferralManifest {
+        protocol_version: m.protocol_version,
+        idempotency_key: m.idempotency_key.clone(),
+        patient: PatientRef {
+            kind: m.patient.kind,
+            value: String::new(),
+            family_name: None,
+            given_name: None,
+            date_of_birth: None,
+        },
+        recipient_team: m.recipient_team.clone(),
+        consent,
+        clinical_question: String::new(),
+        urgency: m.urgency,
+        media: Vec::new(),
+    }
 }
 
 /// What a PACS job does.
@@ -300,6 +350,11 @@ pub trait Store: Send + Sync + 'static {
 
     // Audit.
     async fn append_audit(&self, record: AuditRecord) -> StoreResult<()>;
+    /// "Who looked at this patient": every entry naming `patient`
+    /// (`audit_patient`'s spelling), and every entry about a referral one
+    /// of those names (reads after withdrawal, when the server no longer
+    /// knows whose it was), oldest first.
+    async fn audit_about(&self, patient: &str) -> StoreResult<Vec<AuditRecord>>;
     /// Re-computes the chain; `Err(Corrupt)` names the first bad entry.
     async fn verify_audit(&self) -> StoreResult<u64>;
     async fn ready(&self) -> StoreResult<()>;

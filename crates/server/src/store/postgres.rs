@@ -13,7 +13,7 @@ use super::{
     PacsJobKind, PacsOutcome, Referral, Store, StoreError, StoreResult, Team, User,
 };
 use crate::audit::{entry_hash, GENESIS_HASH};
-use crate::store::sqlite::{outcome_columns, PACS_JOB_COLUMNS};
+use crate::store::sqlite::{outcome_columns, AUDIT_ABOUT, PACS_JOB_COLUMNS};
 use crate::store::sqlite::{role_of, state_from_code};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -41,6 +41,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "organisations",
         include_str!("../../migrations/postgres/0005_organisations.sql"),
+    ),
+    (
+        6,
+        "audit_patient",
+        include_str!("../../migrations/postgres/0006_audit_patient.sql"),
+    ),
+    (
+        7,
+        "erase_withdrawn",
+        include_str!("../../migrations/postgres/0007_erase_withdrawn.sql"),
     ),
 ];
 
@@ -726,14 +736,26 @@ impl Store for PostgresStore {
     async fn withdraw_consent(&self, referral_id: &str, now: i64) -> StoreResult<Referral> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
+        // The UPDATE takes the row's lock, so a racing withdrawal on
+        // another instance erases after this one, from what this one wrote.
         tx.execute(
             "UPDATE referrals SET consent_withdrawn_at = COALESCE(consent_withdrawn_at, $2) WHERE id = $1",
             &[&referral_id, &now],
         )
         .await?;
-        let r = load_referral(&*tx, referral_id)
+        let mut r = load_referral(&*tx, referral_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        // The patient's details go with the consent, in this transaction:
+        // what is not stored cannot be returned later.
+        r.manifest = super::erased_manifest(&r.manifest);
+        let manifest_json =
+            serde_json::to_string(&r.manifest).map_err(|e| StoreError::Database(e.to_string()))?;
+        tx.execute(
+            "UPDATE referrals SET manifest_json = $2 WHERE id = $1",
+            &[&referral_id, &manifest_json],
+        )
+        .await?;
         tx.commit().await?;
         Ok(r)
     }
@@ -861,8 +883,8 @@ impl Store for PostgresStore {
         let prev: String = head.get(1);
         let hash = entry_hash(&prev, seq, &record);
         tx.execute(
-            "INSERT INTO audit_log (seq, at, actor, device, action, object, outcome, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO audit_log (seq, at, actor, device, action, object, outcome, prev_hash, hash, patient)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
                 &seq,
                 &record.at,
@@ -873,6 +895,7 @@ impl Store for PostgresStore {
                 &record.outcome,
                 &prev,
                 &hash,
+                &record.patient,
             ],
         )
         .await?;
@@ -885,11 +908,28 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn audit_about(&self, patient: &str) -> StoreResult<Vec<AuditRecord>> {
+        let c = self.pool.get().await?;
+        let rows = c.query(AUDIT_ABOUT, &[&patient]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditRecord {
+                at: r.get(0),
+                actor: r.get(1),
+                device: r.get(2),
+                action: r.get(3),
+                object: r.get(4),
+                outcome: r.get(5),
+                patient: r.get(6),
+            })
+            .collect())
+    }
+
     async fn verify_audit(&self) -> StoreResult<u64> {
         let c = self.pool.get().await?;
         let rows = c
             .query(
-                "SELECT seq, at, actor, device, action, object, outcome, prev_hash, hash
+                "SELECT seq, at, actor, device, action, object, outcome, prev_hash, hash, patient
                  FROM audit_log ORDER BY seq",
                 &[],
             )
@@ -905,6 +945,7 @@ impl Store for PostgresStore {
                 action: r.get(4),
                 object: r.get(5),
                 outcome: r.get(6),
+                patient: r.get(9),
             };
             let prev_hash: String = r.get(7);
             let hash: String = r.get(8);

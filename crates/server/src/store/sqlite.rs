@@ -51,6 +51,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "organisations",
         include_str!("../../migrations/sqlite/0005_organisations.sql"),
     ),
+    (
+        6,
+        "audit_patient",
+        include_str!("../../migrations/sqlite/0006_audit_patient.sql"),
+    ),
+    (
+        7,
+        "erase_withdrawn",
+        include_str!("../../migrations/sqlite/0007_erase_withdrawn.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -313,6 +323,17 @@ pub(crate) fn state_from_code(s: &str) -> StoreResult<ReferralState> {
 const REFERRAL_COLUMNS: &str = "id, sender_user_id, sender_device_id, recipient_team_id, \
      idempotency_key, manifest_json, manifest_sha256, state, created_at, delivered_at, \
      acknowledged_at, acknowledged_by, consent_withdrawn_at, receipt_json";
+
+/// `Store::audit_about`, for both backends (`$1` is the patient).
+pub(crate) const AUDIT_ABOUT: &str = "SELECT at, actor, device, action, object, outcome, patient
+     FROM audit_log
+     WHERE patient = $1
+        OR (object <> '-' AND object IN (SELECT object FROM audit_log WHERE patient = $1))
+     ORDER BY seq";
+
+fn manifest_json(m: &ReferralManifest) -> StoreResult<String> {
+    serde_json::to_string(m).map_err(|e| StoreError::Database(e.to_string()))
+}
 
 fn load_referral(conn: &Connection, id: &str) -> StoreResult<Option<Referral>> {
     let sql = format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE id = ?1");
@@ -794,8 +815,7 @@ impl Store for SqliteStore {
     async fn create_referral(&self, new: NewReferral) -> StoreResult<(Referral, bool)> {
         self.with(move |c| {
             let tx = c.savepoint()?;
-            let manifest_json = serde_json::to_string(&new.manifest)
-                .map_err(|e| StoreError::Database(e.to_string()))?;
+            let manifest_json = manifest_json(&new.manifest)?;
             let inserted = tx.execute(
                 "INSERT INTO referrals (id, sender_user_id, sender_device_id, recipient_team_id,
                      idempotency_key, manifest_json, manifest_sha256, state, created_at)
@@ -919,7 +939,14 @@ impl Store for SqliteStore {
                 "UPDATE referrals SET consent_withdrawn_at = COALESCE(consent_withdrawn_at, ?2) WHERE id = ?1",
                 params![id, now],
             )?;
-            let r = load_referral(&tx, &id)?.ok_or(StoreError::NotFound)?;
+            let mut r = load_referral(&tx, &id)?.ok_or(StoreError::NotFound)?;
+            // The patient's details go with the consent, in this
+            // transaction: what is not stored cannot be returned later.
+            r.manifest = super::erased_manifest(&r.manifest);
+            tx.execute(
+                "UPDATE referrals SET manifest_json = ?2 WHERE id = ?1",
+                params![id, manifest_json(&r.manifest)?],
+            )?;
             tx.commit()?;
             Ok(r)
         })
@@ -1072,8 +1099,8 @@ impl Store for SqliteStore {
             };
             let hash = entry_hash(&prev, seq, &record);
             tx.execute(
-                "INSERT INTO audit_log (seq, at, actor, device, action, object, outcome, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO audit_log (seq, at, actor, device, action, object, outcome, prev_hash, hash, patient)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     seq,
                     record.at,
@@ -1083,7 +1110,8 @@ impl Store for SqliteStore {
                     record.object,
                     record.outcome,
                     prev,
-                    hash
+                    hash,
+                    record.patient
                 ],
             )?;
             tx.commit()?;
@@ -1092,10 +1120,32 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn audit_about(&self, patient: &str) -> StoreResult<Vec<AuditRecord>> {
+        let patient = patient.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare(AUDIT_ABOUT)?;
+            let rows = stmt
+                .query_map([&patient], |r| {
+                    Ok(AuditRecord {
+                        at: r.get(0)?,
+                        actor: r.get(1)?,
+                        device: r.get(2)?,
+                        action: r.get(3)?,
+                        object: r.get(4)?,
+                        outcome: r.get(5)?,
+                        patient: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn verify_audit(&self) -> StoreResult<u64> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT seq, at, actor, device, action, object, outcome, prev_hash, hash
+                "SELECT seq, at, actor, device, action, object, outcome, prev_hash, hash, patient
                  FROM audit_log ORDER BY seq",
             )?;
             let mut rows = stmt.query([])?;
@@ -1111,6 +1161,7 @@ impl Store for SqliteStore {
                     action: r.get(4)?,
                     object: r.get(5)?,
                     outcome: r.get(6)?,
+                    patient: r.get(9)?,
                 };
                 let prev_hash: String = r.get(7)?;
                 let hash: String = r.get(8)?;
