@@ -785,6 +785,135 @@ async fn consent_withdrawal_makes_media_unavailable_and_recipients_see_it(s: Ser
     assert_eq!(inbox[0]["consent_withdrawn"], true);
 }
 
+/// What the manifest said about the patient, none of which a recipient
+/// may read (or the server keep) once consent is withdrawn.
+const PERSONAL: &[&str] = &[
+    NHS_NUMBER,
+    "Doe",
+    "Jane",
+    "1972-04-15",
+    "pressure ulcer",
+    "left_heel",
+    "2026-11-20T10:15",
+];
+
+fn assert_no_personal_field(what: &str, text: &str) {
+    for p in PERSONAL {
+        assert!(!text.contains(p), "{what} still holds {p:?}: {text}");
+    }
+}
+
+async fn raw(s: &Server, req: Request<Body>) -> String {
+    let (status, bytes) = body_bytes(s.send(req).await).await;
+    assert_eq!(status, StatusCode::OK);
+    String::from_utf8(bytes).expect("utf-8")
+}
+
+/// After withdrawal the recipient's inbox keeps only that it was
+/// withdrawn, when, and which referral it was; the stored referral no
+/// longer holds the patient's details; the audit names the patient for
+/// every read while the server knew them, and links the later ones.
+async fn consent_withdrawal_leaves_only_the_fact_and_erases_the_patient(s: Server) {
+    let alice = s.client("alice").await;
+    let bob = s.client("bob").await;
+    let jpeg = clean_jpeg();
+    let sha = sha256_hex(&jpeg);
+    let m = manifest(&s.tissue_viability, "minimise-0001", &[&jpeg]);
+    let (id, status, _) = send_referral(&s, &alice, &m, &[&jpeg]).await;
+    assert_eq!(status, StatusCode::OK);
+    let opened = raw(&s, bob.get(&format!("/v1/inbox/{id}"))).await;
+    assert!(opened.contains(NHS_NUMBER) && opened.contains("Doe"));
+    let photo = s
+        .send(bob.get(&format!("/v1/inbox/{id}/media/{sha}")))
+        .await;
+    assert_eq!(photo.status(), StatusCode::OK);
+
+    let w = serde_json::json!({"reason": "Patient withdrew consent."});
+    let r = s
+        .send(alice.post_json(&format!("/v1/referrals/{id}/consent-withdrawal"), &w))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // What the recipient can read: the fact, the time, the reference.
+    let list = raw(&s, bob.get("/v1/inbox")).await;
+    assert_no_personal_field("the inbox list", &list);
+    let opened = raw(&s, bob.get(&format!("/v1/inbox/{id}"))).await;
+    assert_no_personal_field("the opened referral", &opened);
+    let opened: serde_json::Value = serde_json::from_str(&opened).expect("json");
+    assert_eq!(opened["item"]["referral_id"], id.as_str());
+    assert_eq!(
+        opened["item"]["recipient_team"],
+        s.tissue_viability.as_str()
+    );
+    assert_eq!(opened["item"]["consent_withdrawn"], true);
+    assert!(
+        opened["item"]["consent_withdrawn_at"].is_string(),
+        "{opened}"
+    );
+    assert!(opened["item"]["delivered_at"].is_string());
+    assert_eq!(opened["media"], serde_json::json!([]));
+    assert_eq!(opened["clinical_question"], "");
+    assert_eq!(opened["patient"]["value"], "");
+    let search = format!(
+        "/v1/fhir/DocumentReference?patient=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}"
+    );
+    let bundle = raw(&s, bob.get(&search)).await;
+    assert!(bundle.contains(r#""total":0"#), "{bundle}");
+    assert_no_personal_field("the FHIR search", &bundle);
+    let fhir_id = format!("{id}-{}", &sha[..31]);
+    let binary = s.send(bob.get(&format!("/v1/fhir/Binary/{fhir_id}"))).await;
+    assert_eq!(binary.status(), StatusCode::GONE, "still 410, not 404");
+
+    // What the server keeps: no personal field, but what the sender's
+    // view, idempotency and deletion need.
+    let stored = s.store().referral(&id).await.expect("store").expect("kept");
+    let kept = serde_json::to_string(&stored.manifest).expect("json");
+    assert_no_personal_field("the stored manifest", &kept);
+    assert_eq!(
+        stored.media.len(),
+        1,
+        "hashes and sizes stay for the sender"
+    );
+    assert!(stored.consent_withdrawn_at.is_some());
+    let (status, view) = json(s.send(alice.get(&format!("/v1/referrals/{id}"))).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["consent_withdrawn"], true);
+    assert_eq!(view["media"][0]["sha256"], sha.as_str());
+    assert!(view["receipt"].is_object());
+    // The same manifest again is still the same referral.
+    let (status, again) = json(s.send(alice.post_json("/v1/referrals", &m)).await).await;
+    assert_eq!(
+        (status, again["referral_id"].as_str()),
+        (StatusCode::OK, Some(id.as_str()))
+    );
+
+    // The audit: whose record each read was, and never a name.
+    let patient = format!("nhs:{NHS_NUMBER}");
+    let about = s.store().audit_about(&patient).await.expect("audit");
+    let named = |action: &str| {
+        about
+            .iter()
+            .filter(|e| e.action == action && e.patient.as_deref() == Some(patient.as_str()))
+            .count()
+    };
+    assert!(named("referral_create") >= 1, "{about:?}");
+    assert_eq!(named("inbox_open"), 1, "{about:?}");
+    assert_eq!(named("media_download"), 1, "{about:?}");
+    assert_eq!(named("consent_withdraw"), 1, "{about:?}");
+    assert_eq!(named("fhir_search"), 1, "{about:?}");
+    // The open after withdrawal showed nobody's details; it is found
+    // through the referral id the earlier entries name.
+    assert!(about
+        .iter()
+        .any(|e| e.action == "inbox_open" && e.patient.is_none() && e.object == id));
+    assert!(about
+        .iter()
+        .all(|e| e.object == id || e.patient.as_deref() == Some(patient.as_str())));
+    let text = format!("{about:?}");
+    assert!(!text.contains("Doe") && !text.contains("Jane"));
+    assert!(s.store().verify_audit().await.expect("the chain holds") > 0);
+}
+
 /// Withdrawal deletes the referral's files from the blob store: its own
 /// copy, chunks still uploading, and a copy shared under the old layout
 /// once no referral with consent has the file.
@@ -869,6 +998,136 @@ async fn consent_withdrawal_deletes_the_files_from_the_server(s: Server) {
     }
     assert!(!blobs.join(&ids[1]).join(&sha).exists());
     assert!(!blobs.join(&sha).exists(), "the shared copy is gone");
+}
+
+/// A referral withdrawn by a server from before withdrawal erased the
+/// patient's details, and one still with consent: the upgrade's migration
+/// (0007) erases the first as `erased_manifest` would and leaves the
+/// second. Returns the two ids.
+async fn withdrawn_by_an_older_server(s: &Server) -> (String, String) {
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let mut ids = Vec::new();
+    for key in ["old-withdrawal-0001", "old-consent-0001"] {
+        let m = manifest(&s.tissue_viability, key, &[&jpeg]);
+        let (id, status, _) = send_referral(s, &alice, &m, &[&jpeg]).await;
+        assert_eq!(status, StatusCode::OK);
+        ids.push(id);
+    }
+    let kept = ids.pop().expect("two");
+    (ids.pop().expect("two"), kept)
+}
+
+async fn assert_erased_by_the_migration(s: &Server, withdrawn: &str, kept: &str) {
+    let r = s
+        .store()
+        .referral(withdrawn)
+        .await
+        .expect("store")
+        .expect("row");
+    let text = serde_json::to_string(&r.manifest).expect("json");
+    assert_no_personal_field("the migrated row", &text);
+    assert!(r.manifest.consent.withdrawn);
+    assert_eq!(r.manifest.idempotency_key, "old-withdrawal-0001");
+    assert_eq!(r.media.len(), 1);
+    let other = s.store().referral(kept).await.expect("store").expect("row");
+    assert_eq!(other.manifest.patient.value, NHS_NUMBER);
+    assert_eq!(other.manifest.media.len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_the_upgrade_erases_referrals_withdrawn_before() {
+    let s = Server::start().await;
+    let (withdrawn, kept) = withdrawn_by_an_older_server(&s).await;
+    let conn = rusqlite::Connection::open(s.dir.path().join("server.db")).expect("open");
+    conn.execute(
+        "UPDATE referrals SET consent_withdrawn_at = 1 WHERE id = ?1",
+        [&withdrawn],
+    )
+    .expect("as an older server withdrew it");
+    conn.execute_batch(include_str!(
+        "../migrations/sqlite/0007_erase_withdrawn.sql"
+    ))
+    .expect("migration");
+    let row: String = conn
+        .query_row(
+            "SELECT manifest_json FROM referrals WHERE id = ?1",
+            [&withdrawn],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert_no_personal_field("the migrated row", &row);
+    assert_erased_by_the_migration(&s, &withdrawn, &kept).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL binaries (scripts/test.sh)"]
+async fn postgres_the_upgrade_erases_referrals_withdrawn_before() {
+    let url = common::pg::new_database().await;
+    let s = Server::start_postgres_at(&url).await;
+    let (withdrawn, kept) = withdrawn_by_an_older_server(&s).await;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+        .execute(
+            "UPDATE referrals SET consent_withdrawn_at = 1 WHERE id = $1",
+            &[&withdrawn],
+        )
+        .await
+        .expect("as an older server withdrew it");
+    client
+        .batch_execute(include_str!(
+            "../migrations/postgres/0007_erase_withdrawn.sql"
+        ))
+        .await
+        .expect("migration");
+    let row: String = client
+        .query_one(
+            "SELECT manifest_json FROM referrals WHERE id = $1",
+            &[&withdrawn],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert_no_personal_field("the migrated row", &row);
+    assert_erased_by_the_migration(&s, &withdrawn, &kept).await;
+}
+
+/// The row itself, not only what the store parses from it.
+#[tokio::test]
+async fn a_withdrawn_referral_row_and_the_audit_hold_no_name_or_question() {
+    let s = Server::start().await;
+    let alice = s.client("alice").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "erased-row-0001", &[&jpeg]);
+    let (id, status, _) = send_referral(&s, &alice, &m, &[&jpeg]).await;
+    assert_eq!(status, StatusCode::OK);
+    let w = serde_json::json!({"reason": "Patient withdrew consent."});
+    let r = s
+        .send(alice.post_json(&format!("/v1/referrals/{id}/consent-withdrawal"), &w))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let conn = rusqlite::Connection::open(s.dir.path().join("server.db")).expect("open");
+    let row: String = conn
+        .query_row(
+            "SELECT manifest_json FROM referrals WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert_no_personal_field("the stored row", &row);
+    let patients: Vec<Option<String>> = conn
+        .prepare("SELECT patient FROM audit_log ORDER BY seq")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let all = format!("{patients:?}");
+    assert!(all.contains(&format!("nhs:{NHS_NUMBER}")), "{all}");
+    assert!(!all.contains("Doe") && !all.contains("Jane") && !all.contains("ulcer"));
 }
 
 #[tokio::test]
@@ -1284,6 +1543,7 @@ on_both_backends!(
     an_upload_that_trickles_is_stopped_and_can_be_sent_again,
     consent_withdrawal_makes_media_unavailable_and_recipients_see_it,
     consent_withdrawal_deletes_the_files_from_the_server,
+    consent_withdrawal_leaves_only_the_fact_and_erases_the_patient,
     the_admin_api_is_for_administrators_only,
     organisations_are_named_once_whatever_the_case_and_hold_their_teams,
     an_administrator_without_a_team_administers_but_sends_and_receives_nothing,

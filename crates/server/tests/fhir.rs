@@ -151,7 +151,68 @@ async fn other_teams_and_unsigned_callers_learn_nothing(s: Server) {
     let _ = id;
 }
 
+/// Every search and Binary read is audited with the patient it concerned,
+/// a search that matched nothing too (by the number searched for); an
+/// invalid number is recorded as such, without it.
+async fn searches_and_reads_are_audited_with_the_patient(s: Server) {
+    let alice = s.client("alice").await;
+    let bob = s.client("bob").await;
+    let jpeg = clean_jpeg();
+    let m = manifest(&s.tissue_viability, "fhir-audit-0001", &[&jpeg]);
+    let (id, _, _) = send_referral(&s, &alice, &m, &[&jpeg]).await;
+    let (_, found) = json(
+        s.send(bob.get(&search(&format!("{NHS_SYSTEM}|943%20476%205919"))))
+            .await,
+    )
+    .await;
+    let url = found["entry"][0]["resource"]["content"][0]["attachment"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert_eq!(
+        s.send(bob.get(&format!("/v1/fhir/{url}"))).await.status(),
+        StatusCode::OK
+    );
+    let (_, none) = json(
+        s.send(bob.get(&search(&format!("{NHS_SYSTEM}|4010232137"))))
+            .await,
+    )
+    .await;
+    assert_eq!(none["total"], 0);
+    let (_, invalid) = json(
+        s.send(bob.get(&search(&format!("{NHS_SYSTEM}|4010232138"))))
+            .await,
+    )
+    .await;
+    assert_eq!(invalid["total"], 0);
+
+    let store = s.store();
+    let about = store
+        .audit_about(&format!("nhs:{NHS_NUMBER}"))
+        .await
+        .expect("audit");
+    // Spaced as typed, recorded in the one canonical spelling.
+    assert!(about
+        .iter()
+        .any(|e| e.action == "fhir_search" && e.outcome == "ok"));
+    assert!(about
+        .iter()
+        .any(|e| e.action == "media_download" && e.object == id && e.outcome == "ok"));
+    let unmatched = store.audit_about("nhs:4010232137").await.expect("audit");
+    assert_eq!(unmatched.len(), 1, "{unmatched:?}");
+    assert_eq!(
+        (unmatched[0].action.as_str(), unmatched[0].object.as_str()),
+        ("fhir_search", "-")
+    );
+    assert!(store
+        .audit_about("nhs:4010232138")
+        .await
+        .expect("audit")
+        .is_empty());
+}
+
 on_both_backends!(
     the_recipient_team_reads_delivered_photos_as_valid_fhir,
     other_teams_and_unsigned_callers_learn_nothing,
+    searches_and_reads_are_audited_with_the_patient,
 );
