@@ -4,7 +4,10 @@
 //! verifier, before it is kept), and acknowledge. Downloaded photos are
 //! cached only in the encrypted store (`inbox_media`), never as files; the
 //! cache of a referral whose consent was withdrawn is dropped as soon as
-//! the server says so.
+//! the server says so. Only photos are cached; the text of a referral is
+//! fetched each time it is opened, and for a withdrawn one only its
+//! reference is passed on (`minimised`), even from a server that still
+//! sends more.
 
 use clinshare_protocol::inbox::{InboxItem, InboxReferral};
 use clinshare_protocol::referral::{MediaFormat, MediaItem};
@@ -60,6 +63,24 @@ pub async fn list(store: &mut Store, client: &Client) -> Result<Vec<InboxItem>, 
     Ok(items)
 }
 
+/// What the screen may show of a referral whose consent was withdrawn:
+/// that it was, when, and which referral it was; no identifier, name, date
+/// of birth, question or photos. The server keeps and sends no more than
+/// this; a server from before it erased them still sends them, and this
+/// keeps them from reaching the screen.
+pub fn minimised(mut r: InboxReferral) -> InboxReferral {
+    if !r.item.consent_withdrawn {
+        return r;
+    }
+    r.patient.value.clear();
+    r.patient.family_name = None;
+    r.patient.given_name = None;
+    r.patient.date_of_birth = None;
+    r.clinical_question.clear();
+    r.media.clear();
+    r
+}
+
 /// One referral's details (audited as received).
 pub async fn open(
     store: &mut Store,
@@ -67,7 +88,7 @@ pub async fn open(
     actor: &Actor,
     referral_id: &str,
 ) -> Result<InboxReferral, SyncError> {
-    let referral = client.inbox_open(referral_id).await?;
+    let referral = minimised(client.inbox_open(referral_id).await?);
     if referral.item.consent_withdrawn {
         forget(store, referral_id)?;
     }
@@ -208,4 +229,79 @@ pub async fn acknowledge(
         json!({"inbox_referral": referral_id}),
     )?;
     Ok(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use clinshare_protocol::consent::{ConsentLevel, GivenBy};
+    use clinshare_protocol::identifier::IdentifierKind;
+    use clinshare_protocol::referral::{ConsentSummary, PatientRef, ReferralState, Urgency};
+
+    use super::*;
+
+    fn referral(withdrawn: bool) -> InboxReferral {
+        InboxReferral {
+            item: InboxItem {
+                referral_id: "r1".into(),
+                recipient_team: "t1".into(),
+                urgency: Urgency::Routine,
+                state: ReferralState::Delivered,
+                delivered_at: "2026-12-01T10:00:00Z".into(),
+                acknowledged_at: None,
+                consent_withdrawn: withdrawn,
+                consent_withdrawn_at: withdrawn.then(|| "2026-12-02T09:00:00Z".into()),
+            },
+            patient: PatientRef {
+                kind: IdentifierKind::Nhs,
+                value: "9434765919".into(),
+                family_name: Some("Doe".into()),
+                given_name: Some("Jane".into()),
+                date_of_birth: Some("1972-04-15".into()),
+            },
+            consent: ConsentSummary {
+                level: ConsentLevel::Care,
+                given_by: GivenBy::Patient,
+                recorded_by: "alice".into(),
+                recorded_at: "2026-11-30T10:00:00Z".into(),
+                recipient_team: Some("t1".into()),
+                withdrawn: false,
+            },
+            clinical_question: "Pressure ulcer, left heel?".into(),
+            media: vec![MediaItem {
+                sha256: "a".repeat(64),
+                size: 1,
+                format: MediaFormat::Jpeg,
+                body_site: Some("left_heel".into()),
+                captured_at: None,
+            }],
+            sender_name: "alice".into(),
+            sender_team: Some("t0".into()),
+        }
+    }
+
+    /// An older server still sends a withdrawn referral's details: none of
+    /// them gets past the laptop, while the reference and dates do.
+    #[test]
+    fn a_withdrawn_referral_keeps_only_its_reference() {
+        let r = minimised(referral(true));
+        let text = serde_json::to_string(&r).expect("json");
+        for personal in [
+            "9434765919",
+            "Doe",
+            "Jane",
+            "1972-04-15",
+            "ulcer",
+            "left_heel",
+        ] {
+            assert!(!text.contains(personal), "{personal} in {text}");
+        }
+        assert_eq!(r.item.referral_id, "r1");
+        assert_eq!(
+            r.item.consent_withdrawn_at.as_deref(),
+            Some("2026-12-02T09:00:00Z")
+        );
+        assert_eq!(r.sender_team.as_deref(), Some("t0"));
+        // With consent, nothing is taken away.
+        assert_eq!(minimised(referral(false)), referral(false));
+    }
 }
