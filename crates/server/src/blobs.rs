@@ -516,7 +516,9 @@ impl BlobStore {
                     // Another instance finished it meanwhile.
                     return Ok(());
                 }
-                if matches!(e, ApiError::HashMismatch) {
+                // Sending it again is the client's only way on (a file
+                // too large to check will not shrink either).
+                if matches!(e, ApiError::HashMismatch | ApiError::MediaRejected { .. }) {
                     self.discard(&prefix).await;
                 }
                 return Err(e);
