@@ -581,6 +581,7 @@ describe('inbox', () => {
     delivered_at: '2026-11-29T10:00:00Z',
     acknowledged_at: null,
     consent_withdrawn: false,
+    consent_withdrawn_at: null,
   }
   const detail = {
     entry,
@@ -629,7 +630,16 @@ describe('inbox', () => {
         }
         return [{ ...entry, consent_withdrawn: true }]
       },
-      inbox_open: () => ({ ...detail, entry: { ...entry, consent_withdrawn: true }, photos: [] }),
+      // What the server sends of a withdrawn referral: its reference and dates only.
+      inbox_open: () => ({
+        ...detail,
+        entry: { ...entry, consent_withdrawn: true, consent_withdrawn_at: '2026-11-30T09:00:00Z' },
+        identifier: '',
+        patient_name: null,
+        date_of_birth: null,
+        clinical_question: '',
+        photos: [],
+      }),
     })
     render(App)
     const u = userEvent.setup()
@@ -638,7 +648,12 @@ describe('inbox', () => {
     await u.click(screen.getByRole('button', { name: 'Check for new referrals' }))
     expect(await screen.findByText('Consent withdrawn')).toBeTruthy()
     await u.click(screen.getByRole('button', { name: /^Open/ }))
-    expect((await screen.findByText(/Consent was withdrawn/)).id).toBe('inbox-withdrawn')
+    const withdrawn = await screen.findByText(/Consent was withdrawn/)
+    expect(withdrawn.id).toBe('inbox-withdrawn')
+    expect(withdrawn.textContent).toContain("on 30 Nov 2026")
+    expect(withdrawn.textContent).toContain("the referral's details and photos have been removed")
+    expect(screen.getByRole('heading', { level: 2, name: 'Referral bbbbbbbb' })).toBeTruthy()
+    expect(screen.queryByText(/Question:/)).toBeNull()
     expect(screen.queryAllByRole('img')).toHaveLength(0)
   })
 })

@@ -28,6 +28,9 @@ pub struct InboxEntry {
     pub delivered_at: String,
     pub acknowledged_at: Option<String>,
     pub consent_withdrawn: bool,
+    /// When consent was withdrawn (RFC 3339); a server from before it sent
+    /// this gives none.
+    pub consent_withdrawn_at: Option<String>,
 }
 
 /// One photo of an opened referral, already in the store.
@@ -97,6 +100,7 @@ fn entry(i: InboxItem, names: &HashMap<String, String>) -> InboxEntry {
         delivered_at: i.delivered_at,
         acknowledged_at: i.acknowledged_at,
         consent_withdrawn: i.consent_withdrawn,
+        consent_withdrawn_at: i.consent_withdrawn_at,
     }
 }
 

@@ -15,4 +15,9 @@ urgency: string,
 /**
  * The server's state: `delivered` or `acknowledged`.
  */
-state: string, delivered_at: string, acknowledged_at: string | null, consent_withdrawn: boolean, };
+state: string, delivered_at: string, acknowledged_at: string | null, consent_withdrawn: boolean, 
+/**
+ * When consent was withdrawn (RFC 3339); a server from before it sent
+ * this gives none.
+ */
+consent_withdrawn_at: string | null, };
