@@ -300,6 +300,17 @@ pub(crate) fn header_facts(data: &[u8], limits: &Limits) -> Option<(u32, u32, u6
     Some((w, h, samples * bits.div_ceil(8).max(1)))
 }
 
+/// The size of a palette picture, which the `image` crate cannot even
+/// open to read its size; `None` for every other TIFF.
+pub(crate) fn palette_size(data: &[u8]) -> Option<(u32, u32)> {
+    let (order, first) = header(data, F).ok()?;
+    let ifd = read_ifd(data, order, first, &Limits::default(), F).ok()?;
+    if ifd.uint(PHOTOMETRIC, order) != Some(3) {
+        return None;
+    }
+    header_facts(data, &Limits::default()).map(|(w, h, _)| (w, h))
+}
+
 /// Bytes per decoded pixel, for the decode budget.
 pub(crate) fn bytes_per_pixel(data: &[u8]) -> Option<u64> {
     header_facts(data, &Limits::default()).map(|(_, _, b)| b)

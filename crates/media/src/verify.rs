@@ -298,6 +298,11 @@ pub(crate) fn header_dimensions(
         })?;
         return Ok((u32::from(info.width), u32::from(info.height)));
     }
+    if f == image::ImageFormat::Tiff {
+        if let Some(size) = tiff::palette_size(bytes) {
+            return Ok(size);
+        }
+    }
     let mut r = image::ImageReader::with_format(Cursor::new(bytes), f);
     r.limits(image_limits(limits));
     r.into_dimensions()

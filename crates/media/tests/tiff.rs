@@ -74,6 +74,15 @@ fn real_tiffs_keep_their_pixels_and_lose_their_metadata() {
             "{name}: a second IFD kept"
         );
         verify(&s.bytes, Format::Tiff).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The structural level (strip's default, the gate, the server).
+        clinshare_media::verify_structure(&s.bytes, Format::Tiff)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        clinshare_media::sanitise_with(
+            &src,
+            &Limits::default(),
+            clinshare_media::Verification::Structure,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         let again = sanitise(&s.bytes, &Limits::default()).expect("the copy sanitises");
         assert_eq!(again.bytes, s.bytes, "{name}: sanitising is not idempotent");
     }
