@@ -47,7 +47,8 @@ measure() {
     local label=$1; shift
     /usr/bin/time -f "%e %M" -o "$work/time" "$@" > "$work/out" 2> "$work/err" || true
     local secs kib outcome
-    read -r secs kib < "$work/time"
+    # GNU time puts "Command exited with non-zero status N" first.
+    read -r secs kib < <(tail -1 "$work/time")
     outcome=$(grep -o '\[media\.[a-z_]*\]\|media\.[a-z_]*' "$work/err" "$work/out" 2>/dev/null \
         | head -1 | tr -d '[]' | sed 's/.*://')
     [ -n "$outcome" ] || outcome=kept
@@ -68,7 +69,7 @@ corpus=$root/../shared/corpus
 if [ -d "$corpus" ]; then
     /usr/bin/time -f "%e %M" -o "$work/time" "$bin" --data-dir "$data" --user Bench --json \
         import "$corpus" > "$work/corpus.json" 2>/dev/null || true
-    read -r secs kib < "$work/time"
+    read -r secs kib < <(tail -1 "$work/time")
     python3 - "$work/corpus.json" "$secs" "$kib" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))

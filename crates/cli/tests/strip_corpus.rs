@@ -38,21 +38,58 @@ fn need(tool: &str, package: &str) {
     assert!(ok, "{tool} is required (apt-get install {package})");
 }
 
-/// A damaged file that every viewer shows: two stray bytes (the end of an
-/// XMP packet) between segments, which the sanitiser skips and reports.
-const REPAIRED: &str = "malformed/dn_Issue_308.jpg";
+/// Damaged files that every viewer shows, which the sanitiser repairs and
+/// reports as libjpeg reads them: two stray bytes (the end of an XMP
+/// packet) between segments; an ICC segment whose length runs two bytes
+/// into the next segment, whose remaining 14 bytes are then skipped.
+const REPAIRED: &[&str] = &["malformed/dn_Issue_308.jpg", "malformed/dn_issue_121.jpg"];
 
 /// Files the sanitiser must reject: damaged files (but the one it
 /// repairs), and formats it does not accept (DNG, GIF), plus the corpus's
 /// own documentation.
 fn must_reject(rel: &str) -> bool {
-    (rel.starts_with("malformed/") && rel != REPAIRED)
+    (rel.starts_with("malformed/") && !REPAIRED.contains(&rel))
         || rel.starts_with("other/")
         || rel.ends_with(".md")
         || rel.ends_with(".tsv")
 }
 
+/// ImageMagick's name for an EXIF orientation, for `-orient`.
+const ORIENT: [&str; 9] = [
+    "Undefined",
+    "TopLeft",
+    "TopRight",
+    "BottomRight",
+    "BottomLeft",
+    "LeftTop",
+    "RightTop",
+    "RightBottom",
+    "LeftBottom",
+];
+
+/// The EXIF orientation that a HEIF copy carries as irot/imir but its
+/// original held only in EXIF (or XMP), which no HEIF reader applies:
+/// the original's pixels must be turned by it to match the copy's.
+fn carried_orientation(rel: &str, input: &Path, report: &Value) -> Option<usize> {
+    let orientation = report["media"]["orientation"].as_u64()? as usize;
+    if !rel.starts_with("heif/") || !(2..=8).contains(&orientation) {
+        return None;
+    }
+    let rotation = Command::new("exiftool")
+        .args(["-s3", "-Rotation"])
+        .arg(input)
+        .output()
+        .expect("exiftool");
+    // A transform of its own: every reader applies it to both alike.
+    rotation.stdout.is_empty().then_some(orientation)
+}
+
 fn pixel_digest(path: &Path) -> Option<String> {
+    pixel_digest_turned(path, None)
+}
+
+/// The decoded pixels' digest; `orientation` turns them as EXIF would.
+fn pixel_digest_turned(path: &Path, orientation: Option<usize>) -> Option<String> {
     let video = matches!(
         path.extension()
             .and_then(|e| e.to_str())
@@ -68,11 +105,12 @@ fn pixel_digest(path: &Path) -> Option<String> {
             .output()
             .ok()?
     } else {
-        Command::new("convert")
-            .arg(format!("{}[0]", path.display()))
-            .args(["-depth", "16", "rgba:-"])
-            .output()
-            .ok()?
+        let mut convert = Command::new("convert");
+        convert.arg(format!("{}[0]", path.display()));
+        if let Some(o) = orientation {
+            convert.args(["-orient", ORIENT[o], "-auto-orient"]);
+        }
+        convert.args(["-depth", "16", "rgba:-"]).output().ok()?
     };
     (out.status.success() && !out.stdout.is_empty())
         .then(|| format!("{:x}", Sha256::digest(&out.stdout)))
@@ -138,16 +176,17 @@ fn corpus_is_sanitised_or_rejected_and_the_checker_finds_nothing() {
                 std::fs::read(&output).expect("out"),
             );
             assert_ne!(a, b, "{rel} passed through unchanged");
-            if rel == REPAIRED {
+            if REPAIRED.contains(&rel.as_str()) {
                 assert!(
                     f.to_string().contains(r#""kind":"damaged""#),
                     "{rel}: the repair is not reported: {f}"
                 );
             }
-            pairs.push((rel, input, output));
+            let turned = carried_orientation(&rel, &input, f);
+            pairs.push((rel, input, output, turned));
         }
     }
-    assert_eq!(pairs.len(), 80);
+    assert_eq!(pairs.len(), 81);
 
     let check = Command::new("bash")
         .arg(&checker)
@@ -167,8 +206,8 @@ fn corpus_is_sanitised_or_rejected_and_the_checker_finds_nothing() {
     std::thread::scope(|s| {
         for chunk in chunks {
             s.spawn(move || {
-                for (rel, input, output) in chunk {
-                    let before = pixel_digest(input);
+                for (rel, input, output, turned) in chunk {
+                    let before = pixel_digest_turned(input, *turned);
                     let after = pixel_digest(output);
                     if before.is_some() {
                         assert_eq!(before, after, "{rel}: decoded pixels differ");
@@ -182,7 +221,7 @@ fn corpus_is_sanitised_or_rejected_and_the_checker_finds_nothing() {
     // (ImageMagick's absolute-error count; the original's first image, as
     // the copy keeps only that one). It prints the count first, then any
     // warnings about the original's dropped tags.
-    for (rel, input, output) in pairs.iter().filter(|p| p.0.starts_with("tiff/")) {
+    for (rel, input, output, _) in pairs.iter().filter(|p| p.0.starts_with("tiff/")) {
         let cmp = Command::new("compare")
             .args(["-quiet", "-metric", "AE"])
             .arg(format!("{}[0]", input.display()))
@@ -198,7 +237,7 @@ fn corpus_is_sanitised_or_rejected_and_the_checker_finds_nothing() {
     }
 
     // Every sanitised video still decodes (the metadata-only sample aside).
-    for (rel, _, output) in pairs
+    for (rel, _, output, _) in pairs
         .iter()
         .filter(|p| p.0.starts_with("video/") && !p.0.contains("et_QuickTime"))
     {
@@ -215,7 +254,7 @@ fn corpus_is_sanitised_or_rejected_and_the_checker_finds_nothing() {
     }
 
     // JPEG entropy-coded data is byte-identical.
-    for (rel, input, output) in pairs.iter().filter(|p| p.0.starts_with("jpeg/")) {
+    for (rel, input, output, _) in pairs.iter().filter(|p| p.0.starts_with("jpeg/")) {
         let a = clinshare_media::jpeg::scan_data(&std::fs::read(input).expect("in")).expect("scan");
         let b =
             clinshare_media::jpeg::scan_data(&std::fs::read(output).expect("out")).expect("scan");
