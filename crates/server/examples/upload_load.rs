@@ -8,6 +8,12 @@
 //! PHOTO `video:MB` sends instead a clean MP4 generated here whose media
 //! data is MB megabytes (the same movie for every client, as with the
 //! photo). `LOAD_TIMEOUT_SECONDS` (default 1800) bounds the timed phase.
+//!
+//! `upload_load --hostile ADDR PIN CODES_FILE USER PASSWORD TEAM_ID FILE...`
+//! acts instead as a modified client for `bench/hostile/run.sh`: each FILE
+//! is sent as it is, without the app's checks or stripping, and the
+//! server's answer is reported (see `hostile`). `LOAD_TIMEOUT_SECONDS`
+//! (default 300) bounds each file.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -224,8 +230,23 @@ async fn prepare(a: Arc<Args>, code: String) -> Result<Conn, Error> {
     Ok(conn)
 }
 
-/// One referral, timed from manifest to receipt.
-async fn send_one(a: Arc<Args>, mut conn: Conn, n: usize) -> Result<Duration, Error> {
+/// The server's last answer to one referral: the manifest's refusal, or
+/// the answer to the chunk that ended the upload (a refusal, or the last
+/// chunk's, which carries the receipt when the file was accepted).
+struct Answer {
+    /// `manifest` or `chunk`.
+    stage: &'static str,
+    status: u16,
+    body: Value,
+    /// From the manifest's request to the answer.
+    since_manifest: Duration,
+    /// From the first chunk's request to the answer (none if the manifest
+    /// was refused).
+    since_first_chunk: Option<Duration>,
+}
+
+/// Send one referral carrying `a.photo`, stopping at the first refusal.
+async fn upload(a: &Args, conn: &mut Conn, n: usize) -> Result<Answer, Error> {
     let started = Instant::now();
     let sha = &a.photo_sha;
     let manifest = json!({
@@ -238,39 +259,65 @@ async fn send_one(a: Arc<Args>, mut conn: Conn, n: usize) -> Result<Duration, Er
         "urgency": "routine",
         "media": [{"sha256": sha, "size": a.photo.len(), "format": a.format}],
     });
-    let (s, v) = conn
+    let (status, body) = conn
         .request("POST", "/v1/referrals", manifest.to_string().as_bytes())
         .await?;
-    if s != 201 && s != 200 {
-        return Err(format!("manifest {s} {v}").into());
+    if status != 201 && status != 200 {
+        return Ok(Answer {
+            stage: "manifest",
+            status,
+            body,
+            since_manifest: started.elapsed(),
+            since_first_chunk: None,
+        });
     }
-    let id = v["referral_id"].as_str().ok_or("id")?.to_owned();
+    let id = body["referral_id"].as_str().ok_or("id")?.to_owned();
+    let first_chunk = Instant::now();
     let mut offset = 0;
-    while offset < a.photo.len() {
+    loop {
         let end = (offset + CHUNK).min(a.photo.len());
         let path = format!("/v1/referrals/{id}/media/{sha}?offset={offset}");
         // Offsets are whole chunks unless the server says otherwise.
-        let (s, v) = match a.chunk_shas.get(offset / CHUNK) {
+        let (status, body) = match a.chunk_shas.get(offset / CHUNK) {
             Some(chunk_sha) if offset % CHUNK == 0 => {
                 conn.request_hashed("PUT", &path, &a.photo[offset..end], chunk_sha)
                     .await?
             }
             _ => conn.request("PUT", &path, &a.photo[offset..end]).await?,
         };
-        if s != 200 {
-            return Err(format!("chunk {s} {v}").into());
+        let next = body["upload"]["offset"].as_u64();
+        let done = status != 200 || next.is_none_or(|o| o as usize >= a.photo.len());
+        if done {
+            return Ok(Answer {
+                stage: "chunk",
+                status,
+                body,
+                since_manifest: started.elapsed(),
+                since_first_chunk: Some(first_chunk.elapsed()),
+            });
         }
-        offset = v["upload"]["offset"].as_u64().ok_or("offset")? as usize;
-        if end == a.photo.len() && v["receipt"].is_null() {
-            return Err("no receipt".into());
-        }
+        offset = next.unwrap_or_default() as usize;
     }
-    Ok(started.elapsed())
+}
+
+/// One referral, timed from manifest to receipt.
+async fn send_one(a: Arc<Args>, mut conn: Conn, n: usize) -> Result<Duration, Error> {
+    let r = upload(&a, &mut conn, n).await?;
+    if r.status != 201 && r.status != 200 {
+        return Err(format!("{} {} {}", r.stage, r.status, r.body).into());
+    }
+    if r.body["receipt"].is_null() {
+        return Err("no receipt".into());
+    }
+    Ok(r.since_manifest)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--hostile") {
+        return hostile(&argv[2..]).await;
+    }
     if argv.len() != 8 {
         return Err("usage: upload_load ADDR PIN PHOTO CODES_FILE USER PASSWORD TEAM_ID".into());
     }
@@ -356,6 +403,122 @@ async fn main() -> Result<(), Error> {
         })
     );
     Ok(())
+}
+
+/// `--hostile`: as a modified client that skips the app's checks, send each
+/// FILE unchanged (format from its extension) as the single photo of its
+/// own referral, each from its own enrolled device (one code per file), in
+/// 4 MiB chunks. One JSON line per file: the server's answer (HTTP status,
+/// body code, the verifier's code when it refused the file), seconds from
+/// the first chunk to that answer, and the server's VmHWM (`SERVER_PID`)
+/// just before the manifest and after the answer.
+async fn hostile(argv: &[String]) -> Result<(), Error> {
+    let [addr, pin, codes, user, password, team, files @ ..] = argv else {
+        return Err(
+            "usage: upload_load --hostile ADDR PIN CODES_FILE USER PASSWORD TEAM_ID FILE...".into(),
+        );
+    };
+    let codes: Vec<String> = std::fs::read_to_string(codes)?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    if files.is_empty() || codes.len() < files.len() {
+        return Err("one enrolment code per file is needed".into());
+    }
+    let limit = std::env::var("LOAD_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    for (n, (file, code)) in files.iter().zip(codes).enumerate() {
+        let photo = std::fs::read(file)?;
+        let format = format_of(file).ok_or_else(|| format!("{file}: unknown extension"))?;
+        let args = Args {
+            addr: addr.parse()?,
+            pin: pin.clone(),
+            photo_sha: hex::encode(Sha256::digest(&photo)),
+            chunk_shas: photo
+                .chunks(CHUNK)
+                .map(|c| hex::encode(Sha256::digest(c)))
+                .collect(),
+            photo: Arc::new(photo),
+            format,
+            user: user.clone(),
+            password: password.clone(),
+            team: team.clone(),
+        };
+        let args = Arc::new(args);
+        let mut conn = prepare(Arc::clone(&args), code).await?;
+        let before = server_vmhwm_kib();
+        let answer =
+            tokio::time::timeout(Duration::from_secs(limit), upload(&args, &mut conn, n)).await;
+        let after = server_vmhwm_kib();
+        let mut line = json!({
+            "file": file,
+            "bytes": args.photo.len(),
+            "format": format,
+            "server_vmhwm_kib_before": before,
+            "server_vmhwm_kib_after": after,
+        });
+        match answer {
+            Ok(Ok(a)) => {
+                let message = a.body["message"].as_str().unwrap_or_default();
+                // `upload.media_rejected` names the verifier's code in its sentence.
+                let media_code = message
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+                    .find(|w| w.starts_with("media."))
+                    .map(|w| w.trim_end_matches('.'));
+                line["stage"] = json!(a.stage);
+                line["status"] = json!(a.status);
+                line["code"] = a.body["code"].clone();
+                line["media_code"] = json!(media_code);
+                line["accepted"] = json!(a.status == 200 && !a.body["receipt"].is_null());
+                line["seconds"] = json!(a
+                    .since_first_chunk
+                    .unwrap_or(a.since_manifest)
+                    .as_secs_f64());
+            }
+            // The connection failed (the server closed it, or died).
+            Ok(Err(e)) => line["error"] = json!(e.to_string()),
+            Err(_) => line["error"] = json!(format!("no answer within {limit} s")),
+        }
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The manifest's format for a file, from its extension.
+fn format_of(file: &str) -> Option<&'static str> {
+    let ext = std::path::Path::new(file)
+        .extension()?
+        .to_str()?
+        .to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "jpg" | "jpeg" => "jpeg",
+        "png" => "png",
+        "webp" => "webp",
+        "heic" => "heic",
+        "heif" => "heif",
+        "avif" => "avif",
+        "tif" | "tiff" => "tiff",
+        "mp4" | "m4v" => "mp4",
+        "mov" => "mov",
+        _ => return None,
+    })
+}
+
+/// The server's peak resident memory so far (`VmHWM`, KiB), when the
+/// script names its process (`SERVER_PID`).
+fn server_vmhwm_kib() -> Option<u64> {
+    let pid = std::env::var("SERVER_PID").ok()?;
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// A clean movie (what the app's sanitiser leaves) with `mb` MB of media
