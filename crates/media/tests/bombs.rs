@@ -79,14 +79,13 @@ fn the_largest_webp_is_refused() {
 
 #[test]
 fn a_heic_grid_of_4096_tiles_is_refused() {
-    let e = sanitise_with(
-        &bombs::heic_grid(4096),
-        &Limits::default(),
-        Verification::Structure,
-    )
-    .expect_err("refused");
+    let bomb = bombs::heic_grid(4096);
+    let e = sanitise_with(&bomb, &Limits::default(), Verification::Structure).expect_err("refused");
     assert_eq!(e.code(), "media.unsupported_feature", "{e}");
     assert!(e.to_string().contains("4096"), "{e}");
+    // The server's check, on what a modified client sends as it is.
+    let e = verify_structure(&bomb, Format::Heic).expect_err("the server refuses it too");
+    assert!(e.to_string().contains("4096 items"), "{e}");
 }
 
 #[test]
@@ -100,4 +99,9 @@ fn a_movie_listing_more_samples_than_the_limit_is_refused_before_reading_them() 
     let bomb = bombs::mp4_samples(1001);
     let e = sanitise_with(&bomb, &limits, Verification::Structure).expect_err("refused");
     assert!(e.to_string().contains("1001 samples"), "{e}");
+    // The server's check, at the default limit, on what a modified client
+    // sends as it is (a 40 MB size table).
+    let big = bombs::mp4_samples(10_000_001);
+    let e = verify_structure(&big, Format::Mp4).expect_err("the server refuses it too");
+    assert!(e.to_string().contains("10000001 samples"), "{e}");
 }

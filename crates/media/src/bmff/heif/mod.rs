@@ -53,7 +53,7 @@ use std::collections::BTreeSet;
 use transforms::Transform;
 
 /// More than any camera writes (a 48-tile grid plus aux images is ~60).
-const MAX_ITEMS: usize = 4096;
+pub(crate) const MAX_ITEMS: usize = 4096;
 
 pub(crate) const PROPERTY_KEEP: &[&[u8; 4]] = &[
     b"hvcC", b"av1C", b"vvcC", b"jpgC", b"ispe", b"colr", b"pixi", b"irot", b"imir", b"clap",
