@@ -15,7 +15,7 @@ cancelled: number,
  */
 originals_deleted: number, 
 /**
- * Originals that could not be removed, and why; their photos are
- * safely in the store all the same.
+ * Originals that were not removed, and why; each file's outcome says
+ * whether its photo is in the store.
  */
 originals_kept: Array<string>, };
