@@ -261,34 +261,20 @@ pub(super) fn primary_size(
     };
     let props = children(data, ipco.body, ipco.end, budget)?;
     for ipma in kids.iter().filter(|c| &c.kind == b"ipma") {
-        let mut r = Reader::new(ipma.body(data));
-        let version = r.u8()?;
-        let big_index = r.bytes(3)?[2] & 1 != 0;
-        let n = r.u32()?;
-        for _ in 0..n {
-            let id = if version < 1 {
-                u32::from(r.u16()?)
-            } else {
-                r.u32()?
-            };
-            let k = r.u8()?;
-            for _ in 0..k {
-                let idx = if big_index {
-                    r.u16()? & 0x7FFF
-                } else {
-                    u16::from(r.u8()? & 0x7F)
-                };
-                if id != primary {
-                    continue;
-                }
-                if let Some(p) = props.get(usize::from(idx).wrapping_sub(1)) {
-                    let d = p.body(data);
-                    if &p.kind == b"ispe" && d.len() >= 12 {
-                        return Ok(Some((
-                            u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
-                            u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
-                        )));
-                    }
+        let ipma = parse_ipma(ipma.body(data))?;
+        let associated = ipma
+            .entries
+            .iter()
+            .filter(|(id, _)| *id == primary)
+            .flat_map(|(_, assoc)| assoc.iter().map(|a| usize::from(a & 0x7FFF)));
+        for idx in associated {
+            if let Some(p) = props.get(idx.wrapping_sub(1)) {
+                let d = p.body(data);
+                if &p.kind == b"ispe" && d.len() >= 12 {
+                    return Ok(Some((
+                        u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+                        u32::from_be_bytes([d[8], d[9], d[10], d[11]]),
+                    )));
                 }
             }
         }
