@@ -329,6 +329,7 @@ pub(crate) fn verify_structure(
         limits,
     };
     let top = children(data, 0, data.len(), &mut ctx.budget).map_err(fail)?;
+    over_limits(&mut ctx, &top)?;
     let still = !format.is_video();
     if top.first().map(|b| &b.kind) != Some(b"ftyp") && still {
         return Err(fail("the file does not start with ftyp".into()));
@@ -373,6 +374,64 @@ pub(crate) fn verify_structure(
         }
     }
     dims.ok_or_else(|| fail("no picture size found".into()))
+}
+
+/// The sanitiser's limits on work a small file can demand, held against
+/// what a modified client sends the server as it is: more HEIF items than
+/// [`heif::MAX_ITEMS`], more samples in a track than the limit. Refused as
+/// the sanitiser refuses them (an unsupported feature), not as metadata.
+fn over_limits(ctx: &mut Ctx<'_>, top: &[BoxHdr]) -> Result<(), MediaError> {
+    let data = ctx.data;
+    let count = |b: &BoxHdr, at: usize, wide: bool| -> usize {
+        let body = b.body(data);
+        if wide {
+            body.get(at..at + 4)
+                .map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]) as usize)
+        } else {
+            body.get(at..at + 2)
+                .map_or(0, |x| usize::from(u16::from_be_bytes([x[0], x[1]])))
+        }
+    };
+    let inside = |ctx: &mut Ctx<'_>, b: &BoxHdr, skip: usize| {
+        children(data, b.body + skip, b.end, &mut ctx.budget).unwrap_or_default()
+    };
+    for meta in top.iter().filter(|b| &b.kind == b"meta") {
+        for iinf in inside(ctx, meta, 4).iter().filter(|b| &b.kind == b"iinf") {
+            let wide = iinf.body(data).first().is_some_and(|&v| v != 0);
+            let n = count(iinf, 4, wide);
+            if n > heif::MAX_ITEMS {
+                return Err(
+                    ctx.unsupported(&format!("{n} items (the limit is {})", heif::MAX_ITEMS))
+                );
+            }
+        }
+    }
+    let max = ctx.limits.max_track_samples;
+    let path: [&[u8; 4]; 4] = [b"trak", b"mdia", b"minf", b"stbl"];
+    for moov in top.iter().filter(|b| &b.kind == b"moov") {
+        let mut level = vec![*moov];
+        for kind in path {
+            level = level
+                .iter()
+                .flat_map(|b| inside(ctx, b, 0))
+                .filter(|c| &c.kind == kind)
+                .collect();
+        }
+        for stbl in &level {
+            for sizes in inside(ctx, stbl, 0)
+                .iter()
+                .filter(|b| matches!(&b.kind, b"stsz" | b"stz2"))
+            {
+                let n = count(sizes, 8, true);
+                if n > max {
+                    return Err(
+                        ctx.unsupported(&format!("a track of {n} samples (the limit is {max})"))
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

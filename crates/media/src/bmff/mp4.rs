@@ -663,20 +663,6 @@ fn verify_container(
                 }
             }
             b"stco" | b"co64" => offsets.extend(chunk_offsets(ctx, &c).map_err(|e| e.to_string())?),
-            // The sanitiser's limit (`sample_sizes`), held against what a
-            // modified client sends too.
-            b"stsz" | b"stz2" => {
-                let n = c
-                    .body(data)
-                    .get(8..12)
-                    .map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]) as usize);
-                if n > ctx.limits.max_track_samples {
-                    return Err(format!(
-                        "a track lists {n} samples (the limit is {})",
-                        ctx.limits.max_track_samples
-                    ));
-                }
-            }
             b"hdlr"
                 if c.body(data)
                     .get(24..)

@@ -6,7 +6,7 @@ use super::super::boxes::{children, BoxHdr, Reader};
 use super::super::Ctx;
 use super::auxiliary::{aux_type, is_alpha};
 use super::properties::{self, Props};
-use super::{items, references, IMAGE_ITEMS, MAX_ITEMS, META_KEEP, PROPERTY_KEEP};
+use super::{items, references, IMAGE_ITEMS, META_KEEP, PROPERTY_KEEP};
 use crate::report::fourcc_name;
 use std::collections::BTreeSet;
 
@@ -48,11 +48,6 @@ pub(crate) fn verify_meta(ctx: &mut Ctx<'_>, meta: &BoxHdr) -> Result<VerifiedMe
         match &c.kind {
             b"iinf" => {
                 let items = items::parse_iinf(ctx, c).map_err(|e| e.to_string())?;
-                // The sanitiser's limit, so what a modified client sends
-                // is held to it too.
-                if items.len() > MAX_ITEMS {
-                    return Err(format!("more than {MAX_ITEMS} items"));
-                }
                 if let Some(i) = items.iter().find(|i| !IMAGE_ITEMS.contains(&&i.kind)) {
                     return Err(format!(
                         "item of type '{}' is not allowed",
@@ -62,9 +57,6 @@ pub(crate) fn verify_meta(ctx: &mut Ctx<'_>, meta: &BoxHdr) -> Result<VerifiedMe
             }
             b"iref" => {
                 let (_, refs) = references::parse_iref(ctx, c).map_err(|e| e.to_string())?;
-                if refs.len() > MAX_ITEMS {
-                    return Err(format!("more than {MAX_ITEMS} references"));
-                }
                 if refs.iter().any(|r| &r.kind == b"thmb") {
                     return Err("a thumbnail item is still referenced".into());
                 }
