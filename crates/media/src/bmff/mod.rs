@@ -143,6 +143,14 @@ pub(crate) fn sanitise(
         return Err(MediaError::NoImageData { format });
     }
 
+    let boxes: Vec<BoxHdr> = plans
+        .iter()
+        .map(|p| match p {
+            Plan::Raw(b) | Plan::Meta(b) | Plan::Moov(b) => *b,
+        })
+        .collect();
+    over_limits(&mut ctx, &boxes)?;
+
     // Pass 1 with identity offsets: sizes and facts; removals are recorded.
     let mut meta_facts = None;
     let mut moov_facts = None;
