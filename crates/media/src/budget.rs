@@ -42,7 +42,8 @@ pub(crate) fn decode_cost(
     };
     match format {
         Format::Jpeg => {
-            let (components, progressive) = jpeg::frame_facts(bytes).unwrap_or((3, true));
+            let (components, progressive) = jpeg::frame_header(bytes)
+                .map_or((3, true), |(_, _, n, progressive)| (n, progressive));
             let components = u64::from(components.max(1));
             // A progressive picture keeps every coefficient (two bytes each)
             // until its last scan; a baseline one is decoded row by row.
@@ -59,9 +60,12 @@ pub(crate) fn decode_cost(
             };
             coefficients + output
         }
-        Format::Png => png::bytes_per_pixel(bytes).unwrap_or(8) * px + rgb8,
+        Format::Png => png::header_facts(bytes).map_or(8, |(_, _, b)| b) * px + rgb8,
         Format::WebP => 4 * px + rgb8,
-        Format::Tiff => tiff::bytes_per_pixel(bytes).unwrap_or(8) * px + rgb8,
+        Format::Tiff => {
+            tiff::header_facts(bytes, &Limits::default()).map_or(8, |f| f.bytes_per_pixel) * px
+                + rgb8
+        }
         // libheif's planes (up to 16-bit) and the interleaved copy.
         Format::Heic | Format::Heif | Format::Avif => 6 * px + rgb8,
         Format::Mp4 | Format::Mov | Format::ThreeGp => 0,

@@ -113,6 +113,15 @@ fn chains_at(data: &[u8], p: usize) -> bool {
     m == SOS || marker_at(at + 1 + len).is_some()
 }
 
+/// An application segment or comment at `pos` (its length field) that the
+/// sanitiser drops anyway: not a JFIF, ICC or Adobe segment, which it keeps.
+fn droppable(data: &[u8], pos: usize, marker: u8) -> bool {
+    let kept = [&b"JFIF\0"[..], ICC_ID, b"Adobe"]
+        .iter()
+        .any(|id| data.get(pos + 2..).is_some_and(|p| p.starts_with(id)));
+    matches!(marker, 0xE0..=0xEF | 0xFE) && !kept
+}
+
 /// The walk the sanitiser makes: as [`walk`], but getting past damage
 /// outside the coded picture (see the module notes), each recorded in
 /// `repairs`.
@@ -197,12 +206,8 @@ fn walk_inner<'a>(
                 // the latest point before its claimed end where the marker
                 // chain goes on. Only where the strict walk would stop (no
                 // marker at the claimed end), so no file it reads changes.
-                let kept = [&b"JFIF\0"[..], ICC_ID, b"Adobe"]
-                    .iter()
-                    .any(|id| data.get(pos + 2..).is_some_and(|p| p.starts_with(id)));
-                let droppable = matches!(marker, 0xE0..=0xEF | 0xFE) && !kept;
-                if droppable && repairs.is_some() && data.get(end) != Some(&0xFF) {
-                    if let Some(r) = repairs.as_deref_mut() {
+                if let Some(r) = repairs.as_deref_mut() {
+                    if data.get(end) != Some(&0xFF) && droppable(data, pos, marker) {
                         let last = end.min(data.len().saturating_sub(2));
                         if let Some(q) = (pos + 2..=last).rev().find(|&q| chains_at(data, q)) {
                             r.push(Repair::Overlong {
@@ -282,13 +287,8 @@ fn entropy_end(data: &[u8], from: usize) -> Option<usize> {
     }
 }
 
-/// The first frame's size, component count and whether it is progressive,
-/// from the segments before the first scan (for the decode budget).
-pub(crate) fn frame_facts(data: &[u8]) -> Option<(u8, bool)> {
-    frame_header(data).map(|(_, _, n, progressive)| (n, progressive))
-}
-
-/// The first frame's (width, height, components, progressive).
+/// The first frame's (width, height, components, progressive), from the
+/// segments before the first scan: for the decode budget and thumbnails.
 pub(crate) fn frame_header(data: &[u8]) -> Option<(u32, u32, u8, bool)> {
     let mut pos = 2;
     while pos + 4 <= data.len() {

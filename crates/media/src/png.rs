@@ -85,20 +85,23 @@ pub(crate) fn walk(
     }
 }
 
-/// Bytes per pixel of the decoded picture (the `image` crate expands
-/// palettes to RGBA and low bit depths to 8 bits), from the IHDR chunk.
-pub(crate) fn bytes_per_pixel(data: &[u8]) -> Option<u64> {
+/// The size and the bytes per pixel of the decoded picture (the `image`
+/// crate expands palettes to RGBA and low bit depths to 8 bits), from the
+/// IHDR chunk, for the decode budget and thumbnails.
+pub(crate) fn header_facts(data: &[u8]) -> Option<(u32, u32, u64)> {
     let ihdr = data.get(8..8 + 8 + 13).filter(|h| &h[4..8] == b"IHDR")?;
+    let w = u32::from_be_bytes([ihdr[8], ihdr[9], ihdr[10], ihdr[11]]);
+    let h = u32::from_be_bytes([ihdr[12], ihdr[13], ihdr[14], ihdr[15]]);
     let (depth, colour) = (ihdr[16], ihdr[17]);
-    let channels = match colour {
+    let bytes = match colour {
         0 => 1,
         2 => 3,
-        3 => return Some(4),
+        3 => return Some((w, h, 4)),
         4 => 2,
         6 => 4,
         _ => return None,
-    };
-    Some(channels * if depth == 16 { 2 } else { 1 })
+    } * if depth == 16 { 2 } else { 1 };
+    Some((w, h, bytes))
 }
 
 pub(crate) fn ihdr_dimensions(c: &Chunk<'_>) -> Option<(u32, u32)> {

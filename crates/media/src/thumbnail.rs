@@ -31,17 +31,17 @@ pub fn thumbnail_with_limits(
 ) -> Result<Vec<u8>, MediaError> {
     let format = sniff(bytes)?;
     let max_px = max_px.max(1);
-    // libheif reads HEIF's size itself; `decode_heif` reserves its room.
-    let _room = match format {
-        Format::Heic | Format::Heif | Format::Avif => None,
-        _ => {
-            let size = header_size(bytes, format, limits)?;
+    // libheif reads HEIF's size itself (`decode_heif` reserves its room);
+    // video is not decoded here.
+    let _room = match header_size(bytes, format, limits)? {
+        Some(size) => {
             let purpose = budget::Purpose::Thumbnail(max_px);
             Some(budget::reserve(
                 budget::decode_cost(bytes, format, size, purpose),
                 limits,
             )?)
         }
+        None => None,
     };
     let img = match format {
         Format::Jpeg => decode_jpeg_scaled(bytes, max_px, limits)?,
@@ -75,8 +75,13 @@ pub fn thumbnail_with_limits(
     encode(rgb.width(), rgb.height(), rgb.as_raw(), limits)
 }
 
-/// The picture's size from its headers, before anything is decoded.
-fn header_size(bytes: &[u8], format: Format, limits: &Limits) -> Result<(u32, u32), MediaError> {
+/// The picture's size from its headers, before anything is decoded, for
+/// the formats decoded in this function's caller; `None` for the others.
+fn header_size(
+    bytes: &[u8],
+    format: Format,
+    limits: &Limits,
+) -> Result<Option<(u32, u32)>, MediaError> {
     let undecodable = |reason: &str| MediaError::Undecodable {
         format,
         reason: reason.into(),
@@ -89,13 +94,8 @@ fn header_size(bytes: &[u8], format: Format, limits: &Limits) -> Result<(u32, u3
             }
             crate::jpeg::frame_header(bytes).map(|(w, h, _, _)| (w, h))
         }
-        Format::Png => bytes.get(16..24).map(|d| {
-            (
-                u32::from_be_bytes([d[0], d[1], d[2], d[3]]),
-                u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
-            )
-        }),
-        Format::Tiff => crate::tiff::header_facts(bytes, limits).map(|(w, h, _)| (w, h)),
+        Format::Png => crate::png::header_facts(bytes).map(|(w, h, _)| (w, h)),
+        Format::Tiff => crate::tiff::header_facts(bytes, limits).map(|f| (f.width, f.height)),
         Format::WebP => {
             crate::verify::header_dimensions(bytes, image::ImageFormat::WebP, limits).ok()
         }
@@ -104,11 +104,11 @@ fn header_size(bytes: &[u8], format: Format, limits: &Limits) -> Result<(u32, u3
         | Format::Avif
         | Format::Mp4
         | Format::Mov
-        | Format::ThreeGp => Some((0, 0)),
+        | Format::ThreeGp => return Ok(None),
     };
     let (w, h) = size.ok_or_else(|| undecodable("its header gives no picture size"))?;
     limits.check_dimensions(w, h)?;
-    Ok((w, h))
+    Ok(Some((w, h)))
 }
 
 /// A HEIF/HEIC/AVIF picture decoded by libheif (its rotation and mirroring

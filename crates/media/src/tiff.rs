@@ -285,35 +285,38 @@ fn read_ifd<'a>(
     })
 }
 
-/// The first image's size and bytes per decoded pixel (a palette picture
-/// is drawn through a grey copy of its indices, then as RGB).
-pub(crate) fn header_facts(data: &[u8], limits: &Limits) -> Option<(u32, u32, u64)> {
+/// What the first image's directory says before anything is decoded.
+pub(crate) struct HeaderFacts {
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per decoded pixel (a palette picture is drawn through a grey
+    /// copy of its indices, then as RGB).
+    pub bytes_per_pixel: u64,
+    /// A palette picture, which the `image` crate cannot even open to read
+    /// its size.
+    pub palette: bool,
+}
+
+/// The first image's size and sampling, for the decode budget, thumbnails
+/// and the structural level's size check.
+pub(crate) fn header_facts(data: &[u8], limits: &Limits) -> Option<HeaderFacts> {
     let (order, first) = header(data, F).ok()?;
     let ifd = read_ifd(data, order, first, limits, F).ok()?;
     let dim = |tag| ifd.uint(tag, order).and_then(|v| u32::try_from(v).ok());
-    let (w, h) = (dim(IMAGE_WIDTH)?, dim(IMAGE_LENGTH)?);
-    if ifd.uint(PHOTOMETRIC, order) == Some(3) {
-        return Some((w, h, 5));
-    }
+    let (width, height) = (dim(IMAGE_WIDTH)?, dim(IMAGE_LENGTH)?);
+    let palette = ifd.uint(PHOTOMETRIC, order) == Some(3);
     let samples = ifd.uint(SAMPLES_PER_PIXEL, order).unwrap_or(1).max(1);
     let bits = ifd.uint(BITS_PER_SAMPLE, order).unwrap_or(8).max(1);
-    Some((w, h, samples * bits.div_ceil(8).max(1)))
-}
-
-/// The size of a palette picture, which the `image` crate cannot even
-/// open to read its size; `None` for every other TIFF.
-pub(crate) fn palette_size(data: &[u8]) -> Option<(u32, u32)> {
-    let (order, first) = header(data, F).ok()?;
-    let ifd = read_ifd(data, order, first, &Limits::default(), F).ok()?;
-    if ifd.uint(PHOTOMETRIC, order) != Some(3) {
-        return None;
-    }
-    header_facts(data, &Limits::default()).map(|(w, h, _)| (w, h))
-}
-
-/// Bytes per decoded pixel, for the decode budget.
-pub(crate) fn bytes_per_pixel(data: &[u8]) -> Option<u64> {
-    header_facts(data, &Limits::default()).map(|(_, _, b)| b)
+    Some(HeaderFacts {
+        width,
+        height,
+        bytes_per_pixel: if palette {
+            5
+        } else {
+            samples * bits.div_ceil(8).max(1)
+        },
+        palette,
+    })
 }
 
 /// The picture's layout, checked: size, and the strips or tiles.

@@ -145,9 +145,6 @@ pub(crate) fn verify_inner<'a>(
     })
 }
 
-/// The independent EXIF reader finds nothing but Orientation; in a TIFF,
-/// whose picture layout is itself a set of tags, nothing outside the
-/// first directory's allowlist.
 /// A JPEG with more scans than a decoder should be asked to make: each is
 /// another pass over every coefficient of the picture.
 pub(crate) fn too_many_scans(scans: usize, limits: &Limits) -> MediaError {
@@ -160,6 +157,9 @@ pub(crate) fn too_many_scans(scans: usize, limits: &Limits) -> MediaError {
     )
 }
 
+/// The independent EXIF reader finds nothing but Orientation; in a TIFF,
+/// whose picture layout is itself a set of tags, nothing outside the
+/// first directory's allowlist.
 fn exif_only_orientation(bytes: &[u8], format: Format) -> Result<(), MediaError> {
     let allowed = |f: &exif::Field| {
         f.ifd_num == exif::In::PRIMARY
@@ -299,8 +299,8 @@ pub(crate) fn header_dimensions(
         return Ok((u32::from(info.width), u32::from(info.height)));
     }
     if f == image::ImageFormat::Tiff {
-        if let Some(size) = tiff::palette_size(bytes) {
-            return Ok(size);
+        if let Some(f) = tiff::header_facts(bytes, limits).filter(|f| f.palette) {
+            return Ok((f.width, f.height));
         }
     }
     let mut r = image::ImageReader::with_format(Cursor::new(bytes), f);

@@ -384,10 +384,11 @@ pub(crate) fn verify_structure(
     dims.ok_or_else(|| fail("no picture size found".into()))
 }
 
-/// The sanitiser's limits on work a small file can demand, held against
-/// what a modified client sends the server as it is: more HEIF items than
-/// [`heif::MAX_ITEMS`], more samples in a track than the limit. Refused as
-/// the sanitiser refuses them (an unsupported feature), not as metadata.
+/// Limits on work a small file can demand, checked before either walk (the
+/// sanitiser's, and the verifier's on what a modified client sends the
+/// server as it is): more HEIF items than [`heif::MAX_ITEMS`], more samples
+/// or chunks in a track than `Limits::max_track_samples`. Refused as an
+/// unsupported feature, the same on the laptop and the server.
 fn over_limits(ctx: &mut Ctx<'_>, top: &[BoxHdr]) -> Result<(), MediaError> {
     let data = ctx.data;
     let count = |b: &BoxHdr, at: usize, wide: bool| -> usize {
@@ -426,14 +427,18 @@ fn over_limits(ctx: &mut Ctx<'_>, top: &[BoxHdr]) -> Result<(), MediaError> {
                 .collect();
         }
         for stbl in &level {
-            for sizes in inside(ctx, stbl, 0)
-                .iter()
-                .filter(|b| matches!(&b.kind, b"stsz" | b"stz2"))
-            {
-                let n = count(sizes, 8, true);
+            for table in inside(ctx, stbl, 0) {
+                // Entry counts: after the sample size (stsz) or field size
+                // (stz2), and straight after version and flags (stco, co64).
+                let (at, what) = match &table.kind {
+                    b"stsz" | b"stz2" => (8, "samples"),
+                    b"stco" | b"co64" => (4, "chunks"),
+                    _ => continue,
+                };
+                let n = count(&table, at, true);
                 if n > max {
                     return Err(
-                        ctx.unsupported(&format!("a track of {n} samples (the limit is {max})"))
+                        ctx.unsupported(&format!("a track of {n} {what} (the limit is {max})"))
                     );
                 }
             }

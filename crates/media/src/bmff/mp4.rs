@@ -429,12 +429,6 @@ pub(crate) fn chunk_offsets(ctx: &Ctx<'_>, b: &BoxHdr) -> Result<Vec<u64>, Media
         r.u32()?;
         let n = r.u32()? as usize;
         let w = if wide { 8 } else { 4 };
-        if n > ctx.limits.max_track_samples {
-            return Err(format!(
-                "a track lists {n} chunks (the limit is {})",
-                ctx.limits.max_track_samples
-            ));
-        }
         if n > r.remaining() / w {
             return Err("chunk offset table is cut short".into());
         }
@@ -480,7 +474,7 @@ fn sample_layout(ctx: &mut Ctx<'_>, stbl: &BoxHdr) -> Result<SampleLayout, Media
             .collect()
     })()
     .map_err(bad)?;
-    let (fixed, sizes) = sample_sizes(&kids, data, ctx.limits.max_track_samples).map_err(bad)?;
+    let (fixed, sizes) = sample_sizes(&kids, data).map_err(bad)?;
     let mut exact = true;
     if fixed == Some(1) {
         // Old QuickTime sound counts bytes per sample differently; the layout
@@ -519,15 +513,9 @@ fn sample_layout(ctx: &mut Ctx<'_>, stbl: &BoxHdr) -> Result<SampleLayout, Media
     Ok(SampleLayout { ranges, exact })
 }
 
-/// (fixed sample size, or the per-sample sizes).
-/// More samples than `max` in one track is refused before the table is
-/// read: a small file can list hundreds of millions.
-fn sample_sizes(
-    kids: &[BoxHdr],
-    data: &[u8],
-    max: usize,
-) -> Result<(Option<u32>, Vec<u32>), String> {
-    let too_many = |n: usize| format!("a track lists {n} samples (the limit is {max})");
+/// (fixed sample size, or the per-sample sizes). The counts were held to
+/// `Limits::max_track_samples` before the walk (`bmff::over_limits`).
+fn sample_sizes(kids: &[BoxHdr], data: &[u8]) -> Result<(Option<u32>, Vec<u32>), String> {
     if let Some(b) = kids.iter().find(|c| &c.kind == b"stsz") {
         let mut r = Reader::new(b.body(data));
         r.u32()?;
@@ -535,9 +523,6 @@ fn sample_sizes(
         let n = r.u32()? as usize;
         if size != 0 {
             return Ok((Some(size), vec![]));
-        }
-        if n > max {
-            return Err(too_many(n));
         }
         if n > r.remaining() / 4 {
             return Err("sample size table is cut short".into());
@@ -553,9 +538,6 @@ fn sample_sizes(
             4 | 8 | 16 => field as usize,
             _ => return Err("bad compact sample size field".into()),
         };
-        if n > max {
-            return Err(too_many(n));
-        }
         if n > r.remaining() * 8 / bits {
             return Err("sample size table is cut short".into());
         }
