@@ -56,39 +56,36 @@ fn heif_thumbnail(bytes: &[u8], format: Format, max_px: u32) -> Result<Vec<u8>, 
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| failed(format!("it could not be started: {e}")))?;
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| failed("no input pipe".into()))?;
-    let input = bytes.to_vec();
-    // Written from a thread: the helper may stop reading (or die) early.
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        let _ = child.kill();
+        return Err(failed("its pipes could not be opened".into()));
+    };
     let out_cap = 8 + 3 * u64::from(max_px) * u64::from(max_px);
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| failed("no output pipe".into()))?;
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        stdout
-            .by_ref()
-            .take(out_cap + 1)
-            .read_to_end(&mut out)
-            .map(|_| out)
+    // Each pipe on a thread of its own, borrowing the picture: the helper
+    // may stop reading (or die) early, or fill its output before it has
+    // read all its input.
+    let (status, out, err) = std::thread::scope(|s| {
+        let writer = s.spawn(move || stdin.write_all(bytes));
+        let reader = s.spawn(move || {
+            let mut out = Vec::new();
+            stdout
+                .by_ref()
+                .take(out_cap + 1)
+                .read_to_end(&mut out)
+                .map(|_| out)
+        });
+        let errors = s.spawn(move || {
+            let mut e = String::new();
+            let _ = stderr.by_ref().take(4096).read_to_string(&mut e);
+            e
+        });
+        let status = wait_or_kill(&mut child, TIMEOUT);
+        let _ = writer.join();
+        let out = reader.join().ok().and_then(Result::ok).unwrap_or_default();
+        (status, out, errors.join().unwrap_or_default())
     });
-    let mut stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| failed("no error pipe".into()))?;
-    let errors = std::thread::spawn(move || {
-        let mut e = String::new();
-        let _ = stderr.by_ref().take(4096).read_to_string(&mut e);
-        e
-    });
-    let status = wait(&mut child);
-    let _ = writer.join();
-    let out = reader.join().ok().and_then(Result::ok).unwrap_or_default();
-    let err = errors.join().unwrap_or_default();
     let status =
         status.ok_or_else(|| failed(format!("it took longer than {} s", TIMEOUT.as_secs())))?;
     if !status.success() {
@@ -99,14 +96,17 @@ fn heif_thumbnail(bytes: &[u8], format: Format, max_px: u32) -> Result<Vec<u8>, 
     clinshare_media::jpeg_from_rgb(w, h, rgb)
 }
 
-/// The helper's exit, waited for up to [`TIMEOUT`]; `None` if it was
-/// killed for taking longer.
-fn wait(child: &mut std::process::Child) -> Option<ExitStatus> {
+/// A child process's exit, waited for up to `timeout`; `None` if it was
+/// killed for taking longer (the HEIF helper, and ffmpeg for posters).
+pub(super) fn wait_or_kill(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<ExitStatus> {
     let started = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Some(status),
-            Ok(None) if started.elapsed() < TIMEOUT => {
+            Ok(None) if started.elapsed() < timeout => {
                 std::thread::sleep(Duration::from_millis(10))
             }
             _ => {

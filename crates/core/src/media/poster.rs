@@ -64,20 +64,7 @@ fn first_frame(video: &[u8], max_px: u32) -> Option<Vec<u8>> {
             .read_to_end(&mut frame)
             .map(|_| frame)
     });
-    let started = std::time::Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() < TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
+    let status = super::isolated::wait_or_kill(&mut child, TIMEOUT);
     let frame = reader.join().ok()?.ok()?;
     (status?.success() && !frame.is_empty()).then_some(frame)
 }
