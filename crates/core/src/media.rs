@@ -224,6 +224,11 @@ pub(crate) fn store_prepared(
         "INSERT INTO media_content (media_id, bytes, thumbnail) VALUES (?1, ?2, ?3)",
         rusqlite::params![id, clean.bytes, thumb],
     )?;
+    // Ids, format and counts only: never file names or paths.
+    let mut details = json!({"format": format, "size": size, "removed": removed});
+    if let Some(code) = thumb_error {
+        details["thumbnail_error"] = code.into();
+    }
     audit::append(
         &tx,
         &NewEntry {
@@ -231,12 +236,7 @@ pub(crate) fn store_prepared(
             action: AuditAction::Import,
             patient_id: patient,
             media_id: Some(&id),
-            // Ids, format and counts only: never file names or paths.
-            details: match thumb_error {
-                None => json!({"format": format, "size": size, "removed": removed}),
-                Some(code) => json!({"format": format, "size": size, "removed": removed,
-                    "thumbnail_error": code}),
-            },
+            details,
         },
     )?;
     tx.commit()?;
